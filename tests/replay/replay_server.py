@@ -563,11 +563,11 @@ class ReplayHandler(BaseHTTPRequestHandler):
             last_start -= step
         if end is not None:
             last_start = min(last_start, end // step * step)  # end is inclusive of a candle starting at it
-        # Semantics implemented: with `start`, the first `limit` candles with timestamp >= start (and <= end);
-        # with only `end` (or neither), the last `limit` candles up to end (or now).
-        # Bitstamp's docs also say "if both start and end are posted, end is used": the replay does NOT copy
-        # that quirk; it answers forward from start, which is what paging by start needs.
-        if start is not None:
+        # Bitstamp's documented semantics: `start` alone -> the first `limit` candles from start; `end` (alone OR
+        # together with start: "if both start and end are posted, end timestamp will be used") -> the last
+        # `limit` candles up to end; neither -> the last `limit` candles up to now. A client paging a window
+        # must therefore send start+limit only.
+        if start is not None and end is None:
             first = -(-start // step) * step
         else:
             first = last_start - (limit - 1) * step

@@ -191,18 +191,24 @@ def test_bitstamp_pagination_by_start(replay_clean):
     end = D0 + 4 * 86400  # 1152 candles: two pages of <= 1000
     got, start = [], D0
     while start < end:
-        st, _, body = bitstamp(replay_clean, start=start, end=end, limit=1000)
+        st, _, body = bitstamp(replay_clean, start=start, limit=min(1000, (end - start) // 300))
         page = json.loads(body)["data"]["ohlc"]
         assert st == 200 and 0 < len(page) <= 1000
-        got += [int(r["timestamp"]) for r in page if int(r["timestamp"]) < end]
+        got += [int(r["timestamp"]) for r in page]
         start = int(page[-1]["timestamp"]) + 300
     assert got == list(range(D0, end, 300))
 
 
-def test_bitstamp_start_rounds_up_and_end_is_inclusive(replay_clean):
-    st, _, body = bitstamp(replay_clean, start=D0 + 1, end=D0 + 1500, limit=1000)
+def test_bitstamp_start_rounds_up(replay_clean):
+    st, _, body = bitstamp(replay_clean, start=D0 + 1, limit=3)
     ts = [int(r["timestamp"]) for r in json.loads(body)["data"]["ohlc"]]
-    assert ts == [D0 + 300, D0 + 600, D0 + 900, D0 + 1200, D0 + 1500]
+    assert ts == [D0 + 300, D0 + 600, D0 + 900]
+
+
+def test_bitstamp_end_wins_over_start_as_documented(replay_clean):
+    st, _, body = bitstamp(replay_clean, start=D0, end=D0 + 86400, limit=3)
+    ts = [int(r["timestamp"]) for r in json.loads(body)["data"]["ohlc"]]
+    assert ts == [D0 + 86400 - 600, D0 + 86400 - 300, D0 + 86400]
 
 
 def test_bitstamp_only_end_gives_last_limit_candles(replay_clean):
