@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import base_env
+from harness import base_env
 
 import replay_server as rs
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import base_env
+from harness import base_env
 
 
 def test_pg_query_create_db_and_types(pg):
