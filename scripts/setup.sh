@@ -55,6 +55,9 @@ else
     log "Python venv: up to date"
 fi
 
+# Infrastructure checkers for tests/infra (own venv .venv-infra + npm tools; owned by the infra engineer).
+bash tests/infra/setup.sh
+
 # --- 3. Build -----------------------------------------------------------------------------------
 if [ "${CRYPTOPIPE_SKIP_BUILD:-0}" = 1 ]; then
     log "build skipped (CRYPTOPIPE_SKIP_BUILD=1)"
