@@ -20,7 +20,7 @@ with logical date `D` (`airflow dags test … D`, or a trigger with a logical da
 `dags test … 2024-01-02` exports 2024-01-01. A manual run with no logical date covers the last whole UTC
 day. The candle `23:55–00:00` is loaded by the `crypto_prices` run that starts at midnight, at the same
 time as this DAG; `wait_for_late_candles` holds the export until 15 minutes after the day's end (for a
-past day it passes at once).
+past day it passes at once; a manual run with no logical date waits 15 minutes after its trigger).
 
 **Exit codes.** 5 (transient) and 1 are retried with exponential backoff; 2, 3 and 4 fail at once.
 

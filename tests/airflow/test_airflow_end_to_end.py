@@ -37,9 +37,17 @@ def _dags_test(airflow, dag_id, logical_date, env):
     return res
 
 
-def _task_states(airflow, dag_id):
+def _run_id(airflow, dag_id, logical_date: str) -> str:
+    """The latest run of `dag_id` at `logical_date` (`YYYY-MM-DD HH:MM:SS`, UTC)."""
+    rows = airflow.sql("SELECT run_id FROM dag_run WHERE dag_id = ? AND logical_date LIKE ? ORDER BY id DESC LIMIT 1",
+                       (dag_id, logical_date + "%"))
+    assert rows, f"no run of {dag_id} at {logical_date}"
+    return rows[0][0]
+
+
+def _task_states(airflow, dag_id, logical_date):
     return airflow.sql("SELECT task_id, map_index, state, try_number FROM task_instance WHERE dag_id = ? "
-                       "ORDER BY task_id, map_index", (dag_id,))
+                       "AND run_id = ? ORDER BY task_id, map_index", (dag_id, _run_id(airflow, dag_id, logical_date)))
 
 
 def _all_logs(airflow) -> str:
@@ -58,9 +66,9 @@ def _assert_no_secret(airflow, res, *secrets):
         assert secret not in rendered, "a secret was stored unmasked in the rendered fields"
 
 
-def _rendered_commands(airflow, dag_id, task_id) -> list[str]:
+def _rendered_commands(airflow, dag_id, task_id, logical_date) -> list[str]:
     rows = airflow.sql("SELECT rendered_fields FROM rendered_task_instance_fields WHERE dag_id = ? AND task_id = ? "
-                       "ORDER BY map_index", (dag_id, task_id))
+                       "AND run_id = ? ORDER BY map_index", (dag_id, task_id, _run_id(airflow, dag_id, logical_date)))
     return [json.loads(r[0])["bash_command"] for r in rows]
 
 
@@ -78,7 +86,7 @@ def test_crypto_prices_loads_the_window_and_a_rerun_changes_nothing(airflow, pg,
 
     res = _dags_test(airflow, "crypto_prices", "2024-01-01T00:05:00+00:00", env)
     assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
-    states = _task_states(airflow, "crypto_prices")
+    states = _task_states(airflow, "crypto_prices", "2024-01-01 00:05:00")
     assert {(t, s, n) for t, _, s, n in states} == {
         ("load_postgres_create_only", "success", 1), ("plan_symbols", "success", 1),
         ("extract_transform_load_postgres", "success", 1)}
@@ -95,7 +103,8 @@ def test_crypto_prices_loads_the_window_and_a_rerun_changes_nothing(airflow, pg,
         assert row[12] == "bitstamp"
 
     # The rendered commands cover exactly [start, end), one per symbol, and carry no secret.
-    commands = _rendered_commands(airflow, "crypto_prices", "extract_transform_load_postgres")
+    commands = _rendered_commands(airflow, "crypto_prices", "extract_transform_load_postgres",
+                                  "2024-01-01 00:05:00")
     assert len(commands) == 3
     for symbol, command in zip(SYMBOLS, commands):
         assert f"--symbol {symbol} --period 5MIN --start 2024-01-01T00:00:00Z --end 2024-01-01T00:05:00Z" in command
@@ -110,8 +119,9 @@ def test_crypto_prices_loads_the_window_and_a_rerun_changes_nothing(airflow, pg,
     res = _dags_test(airflow, "crypto_prices", "2024-01-01T00:05:00+00:00", env)
     assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
     assert pg.query(source_db, f"SELECT {COLUMNS}, loaded_at FROM ohlcv ORDER BY symbol_id") == before
-    summaries = airflow.sql("SELECT value FROM xcom WHERE dag_id = 'crypto_prices' "
-                            "AND task_id = 'extract_transform_load_postgres' AND key = 'return_value'")
+    summaries = airflow.sql("SELECT value FROM xcom WHERE dag_id = 'crypto_prices' AND run_id = ? "
+                            "AND task_id = 'extract_transform_load_postgres' AND key = 'return_value'",
+                            (_run_id(airflow, "crypto_prices", "2024-01-01 00:05:00"),))
     assert len(summaries) == 3
     for (value,) in summaries:
         text = value.decode() if isinstance(value, bytes) else value
@@ -128,7 +138,7 @@ def test_a_refused_request_fails_that_symbol_at_once_without_retry(airflow, pg, 
                          _five_minute_env(cryptopipe_bin, replay, pg, db))
     finally:
         replay.reset()
-    states = {m: (s, n) for t, m, s, n in _task_states(airflow, "crypto_prices")
+    states = {m: (s, n) for t, m, s, n in _task_states(airflow, "crypto_prices", "2024-01-01 00:10:00")
               if t == "extract_transform_load_postgres"}
     assert states[0] == ("failed", 1), res.stdout[-4000:]
     assert states[1] == states[2] == ("success", 1)
@@ -170,7 +180,7 @@ def test_daily_dag_exports_uploads_and_upserts_one_utc_day(airflow, pg, replay, 
     # Logical date 2024-01-02 = the day before it, [2024-01-01, 2024-01-02) (see the DAG's doc_md).
     res = _dags_test(airflow, "crypto_prices_load_to_s3_redshift", "2024-01-02", env)
     assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
-    assert {(t, s) for t, _, s, _ in _task_states(airflow, "crypto_prices_load_to_s3_redshift")} == {
+    assert {(t, s) for t, _, s, _ in _task_states(airflow, "crypto_prices_load_to_s3_redshift", "2024-01-02 00:00:00")} == {
         ("wait_for_late_candles", "success"), ("export_csv_upload_s3", "success"), ("copy_redshift", "success")}
 
     key = "ohlcv/period=5MIN/date=2024-01-01/ohlcv.csv.gz"
