@@ -138,6 +138,38 @@ def test_build_stage_builds_release_from_the_repo_sources():
         assert needed in copied
 
 
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake (scripts/setup.sh installs it)")
+def test_build_context_holds_everything_cmake_needs(tmp_path):
+    """Copies only what the build stage COPYs (to its WORKDIR) and runs the stage's own configure step:
+    CMake fails at generate time on any source or subdirectory the image would lack."""
+    stage = build_stage()
+    workdir = next(i.args for i in stage.instructions if i.keyword == "WORKDIR")
+    src = tmp_path / "src"
+    src.mkdir()
+    for ins in stage.instructions:
+        if ins.keyword != "COPY" or "--from" in ins.args:
+            continue
+        *sources, dest = ins.args.split()
+        for source in sources:
+            target = Path(dest) if dest.startswith("/") else Path(workdir) / dest
+            if not str(target).startswith(workdir):
+                continue  # e.g. the package list copied to /tmp
+            relative = target.relative_to(workdir)
+            copy_to = src / relative / Path(source).name if dest.endswith("/") and not source.endswith("/") \
+                else src / relative
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, copy_to, dirs_exist_ok=True)
+            else:
+                copy_to.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / source, copy_to)
+    build_run = next(i.args for i in stage.instructions if i.keyword == "RUN" and "cmake -S" in i.args)
+    configure = build_run.split("&&")[0].strip()
+    assert configure.startswith("cmake -S . -B build")
+    res = subprocess.run(["bash", "-c", configure], cwd=src, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert (src / "build" / "Makefile").exists() or (src / "build" / "build.ninja").exists()
+
+
 # ---- runtime stage --------------------------------------------------------------------------------
 
 def _airflow_pin() -> str:
