@@ -65,7 +65,7 @@ def extract_transform_load_command(
     q = support.quote
     return (
         f"# {symbol}\n"
-        + support.shell_prelude(support.POSTGRES_ENV + support.COINAPI_ENV)
+        + support.shell_prelude(support.POSTGRES_ENV + support.COINAPI_ENV + ("CRYPTOPIPE_API_BASE",))
         + support.PIPE_STATUS_FUNCTION
         + "set +e\n"
         + f'"$CRYPTOPIPE_BIN" extract --provider {q(provider)} --symbol {q(symbol)} --period {PERIOD_ID}'
