@@ -5,13 +5,13 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account_id     = data.aws_caller_identity.current.account_id
-  partition      = data.aws_partition.current.partition
-  name           = var.project
-  bucket_name    = coalesce(var.bucket_name, "${var.project}-exports-${local.account_id}-${var.aws_region}")
-  export_prefix  = trimsuffix(var.export_prefix, "/")
-  provisioned    = var.redshift_deployment == "provisioned"
-  serverless     = var.redshift_deployment == "serverless"
+  account_id      = data.aws_caller_identity.current.account_id
+  partition       = data.aws_partition.current.partition
+  name            = var.project
+  bucket_name     = coalesce(var.bucket_name, "${var.project}-exports-${local.account_id}-${var.aws_region}")
+  export_prefix   = trimsuffix(var.export_prefix, "/")
+  provisioned     = var.redshift_deployment == "provisioned"
+  serverless      = var.redshift_deployment == "serverless"
   manage_password = var.redshift_admin_password == null
 }
 
@@ -504,13 +504,13 @@ resource "aws_redshiftserverless_namespace" "warehouse" {
   db_name        = var.redshift_database
   admin_username = var.redshift_admin_username
   # Exactly one of the two, as for the cluster.
-  admin_user_password               = var.redshift_admin_password
-  manage_admin_password             = local.manage_password ? true : null
-  admin_password_secret_kms_key_id  = local.manage_password ? aws_kms_key.crypto.arn : null
-  kms_key_id                        = aws_kms_key.crypto.arn
-  iam_roles                         = [aws_iam_role.redshift_copy.arn]
-  default_iam_role_arn              = aws_iam_role.redshift_copy.arn
-  log_exports                       = ["connectionlog", "userlog", "useractivitylog"]
+  admin_user_password              = var.redshift_admin_password
+  manage_admin_password            = local.manage_password ? true : null
+  admin_password_secret_kms_key_id = local.manage_password ? aws_kms_key.crypto.arn : null
+  kms_key_id                       = aws_kms_key.crypto.arn
+  iam_roles                        = [aws_iam_role.redshift_copy.arn]
+  default_iam_role_arn             = aws_iam_role.redshift_copy.arn
+  log_exports                      = ["connectionlog", "userlog", "useractivitylog"]
 }
 
 resource "aws_redshiftserverless_workgroup" "warehouse" {

@@ -93,6 +93,32 @@ def test_postgres_runs_the_init_script_and_reports_healthy_only_after_it(config)
         assert port["host_ip"] == "127.0.0.1", port
 
 
+_CONFIG_OPTIONS = r"""
+import json, sys, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+print(json.dumps({section: sorted(body.get("options", {})) for section, body in config.items()}))
+"""
+
+
+def test_every_airflow_setting_is_an_option_of_the_pinned_airflow(config):
+    """AIRFLOW__SECTION__KEY names are checked against config.yml of the Airflow that CI installs (the
+    version the image pins: test_infra_docker checks that), so a misspelt option cannot be silently ignored."""
+    from importlib import metadata
+
+    dist = metadata.distribution("apache-airflow-core")
+    assert re.search(rf"^apache-airflow=={re.escape(dist.version)}\s*$",
+                     (ROOT / "requirements-airflow.txt").read_text(), re.M), dist.version
+    config_yml = dist.locate_file("airflow/config_templates/config.yml")
+    res = infra_python(_CONFIG_OPTIONS, config_yml)
+    assert res.returncode == 0, res.stderr
+    options = json.loads(res.stdout)
+    names = {k for s in config["services"].values() for k in s.get("environment", {}) if k.startswith("AIRFLOW__")}
+    assert len(names) >= 8
+    for name in sorted(names):
+        section, key = name[len("AIRFLOW__"):].lower().split("__", 1)
+        assert key in options.get(section, []), f"{name}: no option [{section}] {key} in Airflow {dist.version}"
+
+
 # ---- the Compose Specification schema and dclint -------------------------------------------------------
 
 _VALIDATE = r"""
