@@ -293,10 +293,15 @@ data "aws_iam_policy_document" "redshift_assume" {
       type        = "Service"
       identifiers = ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"]
     }
+    # Redshift's documented way to restrict a role to database users of one cluster/workgroup: their dbuser
+    # ARNs as the external id (cluster identifier and workgroup name are the same here).
     condition {
       test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+      variable = "sts:ExternalId"
+      values = [
+        for user in coalescelist(var.redshift_copy_db_users, [var.redshift_admin_username]) :
+        "arn:${local.partition}:redshift:${var.aws_region}:${local.account_id}:dbuser:${local.name}-warehouse/${user}"
+      ]
     }
   }
 }

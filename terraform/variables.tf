@@ -148,6 +148,12 @@ variable "redshift_admin_password" {
   }
 }
 
+variable "redshift_copy_db_users" {
+  description = "Database users allowed to run COPY with the COPY role (the login of the redshift_default connection); empty = the admin user only."
+  type        = list(string)
+  default     = []
+}
+
 variable "redshift_publicly_accessible" {
   description = "Give the warehouse a public address. Keep false: reach it from inside the VPC or through a VPN."
   type        = bool

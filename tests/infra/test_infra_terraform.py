@@ -222,8 +222,12 @@ def test_copy_role_reads_only_the_export_prefix(tf):
         if "s3:ListBucket" in actions:
             assert st["condition"][0]["variable"] == "s3:prefix"
         assert not any(a.startswith(("s3:Put", "s3:Delete")) for a in actions)
-    principals = tf["data"]["aws_iam_policy_document"]["redshift_assume"][0]["statement"][0]["principals"][0]
-    assert set(principals["identifiers"]) <= {"redshift.amazonaws.com", "redshift-serverless.amazonaws.com"}
+    assume = tf["data"]["aws_iam_policy_document"]["redshift_assume"][0]["statement"][0]
+    assert set(assume["principals"][0]["identifiers"]) <= {"redshift.amazonaws.com",
+                                                          "redshift-serverless.amazonaws.com"}
+    # Only named database users of this warehouse may use the role (sts:ExternalId = their dbuser ARNs).
+    assert assume["condition"][0]["variable"] == "sts:ExternalId"
+    assert ":dbuser:${local.name}-warehouse/${user}" in assume["condition"][0]["values"]
 
 
 def test_warehouse_is_private_encrypted_and_reachable_only_from_the_cidr_variable(tf):
