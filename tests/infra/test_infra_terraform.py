@@ -186,6 +186,17 @@ def test_outputs_are_named_as_the_dags_and_env_example_expect():
     assert {"crypto_s3_bucket", "crypto_redshift_iam_role"} <= dag_variables & outputs
 
 
+def test_the_copy_role_can_read_the_keys_the_daily_dag_writes(tf):
+    """The DAG writes {bucket}/<prefix>/period=.../date=.../...; terraform's export_prefix must be that prefix,
+    or the COPY role (and the lifecycle rule) would cover other keys than the exports."""
+    source = (ROOT / "dags" / "crypto_prices_load_to_s3_redshift.py").read_text()
+    m = re.search(r"\{prefix\}/([\w=.-]+)/period=", source)
+    assert m, "the daily DAG's object key layout changed: update this test and terraform's export_prefix"
+    assert tf["variable"]["export_prefix"][0]["default"] == m.group(1)
+    example = hcl_load([TERRAFORM / "terraform.tfvars.example"])[str(TERRAFORM / "terraform.tfvars.example")]
+    assert example.get("export_prefix", m.group(1)) == m.group(1)
+
+
 def test_tfvars_example_sets_only_declared_variables_and_every_required_one(tf):
     example = hcl_load([TERRAFORM / "terraform.tfvars.example"])[str(TERRAFORM / "terraform.tfvars.example")]
     variables = tf["variable"]
