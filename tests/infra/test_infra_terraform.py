@@ -208,14 +208,18 @@ def test_tfvars_example_sets_only_declared_variables_and_every_required_one(tf):
     assert sensitive & set(example) == set(), "secrets never go into a tfvars file"
 
 
-def test_readme_deploy_section_names_only_existing_outputs_and_variables():
-    readme = ROOT / "README.md"
-    text = readme.read_text() if readme.exists() else ""
+@pytest.mark.parametrize("doc", ["README.md", "docker/DEPLOY.md"])
+def test_deploy_docs_name_only_existing_outputs_variables_and_connections(doc):
+    path = ROOT / doc
+    text = path.read_text() if path.exists() else ""
     m = re.search(r"^(#+) Deploy\b.*?(?=^\1 |\Z)", text, re.M | re.S)
     if not m:
-        pytest.skip("README.md has no Deploy section yet (the lead engineer adds it)")
+        pytest.skip(f"{doc} has no Deploy section yet")
     section = m.group(0)
-    known = terraform_outputs() | terraform_variables() | {v for _, v in dag_settings().settings}
+    settings = dag_settings()
+    dag_ids = {p.stem for p in (ROOT / "dags").glob("*.py")}
+    known = terraform_outputs() | terraform_variables() | {v for _, v in settings.settings} | settings.conn_ids
+    known |= dag_ids
     named = set(re.findall(r"terraform[^`\n]* output(?: -raw| -json)? ([a-z][a-z0-9_]*)", section))
     named |= {n for n in re.findall(r"`([a-z][a-z0-9_]*)`", section) if re.match(r"(crypto|redshift)_", n)}
     assert named - known == set()
