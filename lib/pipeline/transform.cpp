@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <queue>
 
 #include "candle/candle.hpp"
@@ -38,7 +39,7 @@ class RowSorter {
   }
 
   void add(const std::string& row) {
-    offsets_.push_back({arena_.size(), row.size()});
+    offsets_.push_back({arena_.size(), row.size(), row_key(row).size()});
     arena_ += row;
     if (arena_.size() >= spill_bytes_) spill();
   }
@@ -60,15 +61,17 @@ class RowSorter {
 
  private:
   struct Slice {
-    std::size_t off, len;
+    std::size_t off, len, key_len;
   };
 
   template <typename F>
   void for_each_sorted_unique(F&& f, std::size_t& dropped) {
     std::vector<std::uint32_t> order(offsets_.size());
     for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    auto key = [&](std::uint32_t i) { return row_key(std::string_view(arena_).substr(offsets_[i].off, offsets_[i].len)); };
-    std::stable_sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+    auto key = [&](std::uint32_t i) { return std::string_view(arena_.data() + offsets_[i].off, offsets_[i].key_len); };
+    auto less = [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); };
+    // Pages normally arrive in key order already: then the sort is a single check.
+    if (!std::is_sorted(order.begin(), order.end(), less)) std::stable_sort(order.begin(), order.end(), less);
     for (std::size_t i = 0; i < order.size(); ++i) {
       // Equal keys are adjacent in input order after a stable sort: only the last one survives.
       if (i + 1 < order.size() && key(order[i]) == key(order[i + 1])) {
@@ -145,19 +148,164 @@ class RowSorter {
   std::size_t spilled_dropped_ = 0;
 };
 
-std::string string_member(const rapidjson::Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
+/// Streams one extract line with rapidjson's SAX reader, in situ: each candle object is mapped as soon as it
+/// closes, so memory holds one candle, not the whole page DOM, and number text is never copied or converted.
+class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineHandler> {
+ public:
+  struct Sink {
+    virtual ~Sink() = default;
+    virtual void candle(const Candle& c, const LineHandler& line) = 0;
+    virtual void reject(std::string raw_json, std::string reason) = 0;
+  };
 
-std::string to_json(const rapidjson::Value& v) {
-  // Parsed with numbers as strings, so numbers show quoted here: the exact text sent, which is what a reader needs.
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
+  LineHandler(const std::string& where, Sink& sink) : where_(where), sink_(sink) {}
+
+  std::string_view provider_name, symbol_id, period_id, fetched_at, window_start, window_end;
+  bool include_open = false;
+  bool saw_body = false, saw_array = false;
+  const Provider* provider = nullptr;
+  Period period;
+
+  bool StartObject() { return open(false); }
+  bool StartArray() { return open(true); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
+  bool Key(const char* str, rapidjson::SizeType len, bool) {
+    frames_.back().key = std::string_view(str, len);
+    return true;
+  }
+  bool String(const char* str, rapidjson::SizeType len, bool) {
+    return scalar(std::string_view(str, len), CandleFields::Kind::string);
+  }
+  bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
+    return scalar(std::string_view(str, len), CandleFields::Kind::number);
+  }
+  bool Null() { return scalar("null", CandleFields::Kind::null); }
+  bool Bool(bool b) { return scalar(b ? "true" : "false", CandleFields::Kind::boolean); }
+
+ private:
+  enum class Role { envelope, on_path, candle_array, candle, skip };
+  struct Frame {
+    Role role;
+    bool is_array;
+    std::size_t path_index = 0;  // for on_path: index of the next member name to match
+    std::string_view key;
+  };
+
+  void start_body() {
+    saw_body = true;
+    if (provider_name.empty()) throw BadDataError(where_ + ": field \"provider\": missing (it must come before \"body\")");
+    try {
+      provider = &provider_by_name(provider_name);
+    } catch (const UsageError& e) {
+      throw BadDataError(where_ + ": field \"provider\": " + e.what());
+    }
+    if (symbol_id.empty()) throw BadDataError(where_ + ": field \"symbol_id\": missing (it must come before \"body\")");
+    try {
+      period = period_from_id(period_id);
+    } catch (const UsageError& e) {
+      throw BadDataError(where_ + ": field \"period_id\": " + e.what());
+    }
+    symbol_.assign(symbol_id);
+    path_ = provider->candle_array_path();
+  }
+
+  /// The role of a container (or scalar, is_container=false) that starts inside the current frame.
+  Role child_role(bool is_array) {
+    if (frames_.empty()) return Role::envelope;
+    const Frame& parent = frames_.back();
+    switch (parent.role) {
+      case Role::envelope:
+        if (parent.key != "body") return Role::skip;
+        start_body();
+        if (path_.empty()) return is_array ? Role::candle_array : Role::skip;
+        return is_array ? Role::skip : Role::on_path;
+      case Role::on_path:
+        if (parent.is_array || parent.key != path_[parent.path_index]) return Role::skip;
+        if (parent.path_index + 1 == path_.size()) return is_array ? Role::candle_array : Role::skip;
+        return is_array ? Role::skip : Role::on_path;
+      case Role::candle_array:
+        return Role::candle;
+      default:
+        return Role::skip;
+    }
+  }
+
+  bool open(bool is_array) {
+    Role role = child_role(is_array);
+    if (role == Role::envelope && is_array) throw BadDataError(where_ + ": expected a JSON object from cryptopipe extract");
+    std::size_t path_index = 0;
+    if (role == Role::on_path) path_index = frames_.back().role == Role::on_path ? frames_.back().path_index + 1 : 0;
+    if (role == Role::candle_array) saw_array = true;
+    if (!frames_.empty() && frames_.back().role == Role::candle) {
+      candle_.fields.push_back({frames_.back().key, {}, CandleFields::Kind::other});  // nested value in a candle
+    }
+    if (role == Role::candle) {
+      candle_.fields.clear();
+      if (is_array) {
+        sink_.reject("[...]", "candle: not a JSON object");
+        role = Role::skip;
+      }
+    }
+    frames_.push_back({role, is_array, path_index, {}});
+    return true;
+  }
+
+  bool close() {
+    Frame f = frames_.back();
+    frames_.pop_back();
+    if (f.role == Role::candle) emit();
+    return true;
+  }
+
+  bool scalar(std::string_view text, CandleFields::Kind kind) {
+    if (frames_.empty()) throw BadDataError(where_ + ": expected a JSON object from cryptopipe extract");
+    Frame& parent = frames_.back();
+    switch (parent.role) {
+      case Role::envelope:
+        if (parent.key == "body") {
+          start_body();
+          return true;  // a scalar body: reported below as the wrong page shape
+        }
+        if (kind == CandleFields::Kind::string) {
+          if (parent.key == "provider") provider_name = text;
+          else if (parent.key == "symbol_id") symbol_id = text;
+          else if (parent.key == "period_id") period_id = text;
+          else if (parent.key == "fetched_at") fetched_at = text;
+          else if (parent.key == "window_start") window_start = text;
+          else if (parent.key == "window_end") window_end = text;
+        } else if (kind == CandleFields::Kind::boolean && parent.key == "include_open") {
+          include_open = text == "true";
+        }
+        return true;
+      case Role::candle:
+        candle_.fields.push_back({parent.key, text, kind});
+        return true;
+      case Role::candle_array:
+        sink_.reject(std::string(text.substr(0, 60)), "candle: not a JSON object");
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  void emit() {
+    Candle c;
+    std::string reason = provider->parse_candle(candle_, symbol_, period, c);
+    if (!reason.empty()) {
+      sink_.reject(candle_.to_json(), std::move(reason));
+      return;
+    }
+    sink_.candle(c, *this);
+  }
+
+  std::string where_;
+  Sink& sink_;
+  std::vector<Frame> frames_;
+  std::vector<std::string_view> path_;
+  std::string symbol_;
+  CandleFields candle_;
+};
 
 }  // namespace
 
@@ -165,70 +313,73 @@ TransformStats run_transform(LineReader& in, OutputSink& out, OutputSink* reject
   TransformStats stats;
   RowSorter sorter(options.spill_bytes);
   std::string line, row;
-  while (in.next(line)) {
-    ++stats.lines;
-    if (line.empty() || (line.size() == 1 && line[0] == '\r')) continue;
-    const std::string where = fmt::format("{}: line {}", in.name(), in.line_number());
-    rapidjson::Document doc;
-    doc.ParseInsitu<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag |
-                    rapidjson::kParseStopWhenDoneFlag>(line.data());
-    if (doc.HasParseError())
-      throw BadDataError(fmt::format("{}, byte offset {}: malformed JSON: {}", where,
-                                     in.line_offset() + doc.GetErrorOffset(), rapidjson::GetParseError_En(doc.GetParseError())));
-    if (!doc.IsObject()) throw BadDataError(where + ": expected a JSON object from cryptopipe extract");
-    const std::string provider_name = string_member(doc, "provider");
-    if (provider_name.empty()) throw BadDataError(where + ": field \"provider\": missing");
-    const Provider* provider;
-    try {
-      provider = &provider_by_name(provider_name);
-    } catch (const UsageError& e) {
-      throw BadDataError(where + ": field \"provider\": " + e.what());
-    }
-    const std::string symbol_id = string_member(doc, "symbol_id");
-    if (symbol_id.empty()) throw BadDataError(where + ": field \"symbol_id\": missing");
-    Period period;
-    try {
-      period = period_from_id(string_member(doc, "period_id"));
-    } catch (const UsageError& e) {
-      throw BadDataError(where + ": field \"period_id\": " + e.what());
-    }
-    auto body = doc.FindMember("body");
-    if (body == doc.MemberEnd()) throw BadDataError(where + ": field \"body\": missing");
-    auto window_start = parse_timestamp(string_member(doc, "window_start"));
-    auto window_end = parse_timestamp(string_member(doc, "window_end"));
-    auto fetched_at = parse_timestamp(string_member(doc, "fetched_at"));
-    auto include_open_it = doc.FindMember("include_open");
-    bool include_open = include_open_it != doc.MemberEnd() && include_open_it->value.IsTrue();
-    ParsedPage page;
-    try {
-      page = provider->parse_page(body->value, symbol_id, period);
-    } catch (const BadDataError& e) {
-      throw BadDataError(where + ": field \"body\": " + e.what());
-    }
-    for (const auto& r : page.rejects) {
-      ++stats.rejects;
-      if (rejects)
-        rejects->write(fmt::format(R"({{"file":"{}","line":{},"reason":"{}","candle":{}}})"
-                                   "\n",
-                                   log::json_escape(in.name()), in.line_number(), log::json_escape(r.reason),
-                                   to_json(*r.raw)));
-      if (static_cast<std::int64_t>(stats.rejects) > options.max_rejects)
-        throw BadDataError(fmt::format("{}: candle rejected ({}); more than --max-rejects {} rejects", where, r.reason,
-                                       options.max_rejects));
-    }
-    for (const auto& c : page.candles) {
+
+  struct Collector : LineHandler::Sink {
+    TransformStats& stats;
+    RowSorter& sorter;
+    OutputSink* rejects;
+    const TransformOptions& options;
+    LineReader& in;
+    std::string& row;
+    std::string where;
+    std::optional<UnixMicros> window_start, window_end, fetched_at;
+    bool window_parsed = false;
+    Collector(TransformStats& s, RowSorter& so, OutputSink* r, const TransformOptions& o, LineReader& i, std::string& rw)
+        : stats(s), sorter(so), rejects(r), options(o), in(i), row(rw) {}
+
+    void candle(const Candle& c, const LineHandler& line) override {
       ++stats.candles;
+      if (!window_parsed) {
+        window_start = parse_timestamp(line.window_start);
+        window_end = parse_timestamp(line.window_end);
+        fetched_at = parse_timestamp(line.fetched_at);
+        window_parsed = true;
+      }
       bool in_window = (!window_start || c.time_period_start >= *window_start) &&
                        (!window_end || c.time_period_start < *window_end);
-      bool closed = include_open || !fetched_at || c.time_period_end <= *fetched_at;
+      bool closed = line.include_open || !fetched_at || c.time_period_end <= *fetched_at;
       if (!in_window || !closed) {
         ++stats.outside_window;
-        continue;
+        return;
       }
       row.clear();
       append_csv_row(c, row);
       sorter.add(row);
     }
+
+    void reject(std::string raw_json, std::string reason) override {
+      ++stats.rejects;
+      if (rejects)
+        rejects->write(fmt::format(R"({{"file":"{}","line":{},"reason":"{}","candle":{}}})"
+                                   "\n",
+                                   log::json_escape(in.name()), in.line_number(), log::json_escape(reason), raw_json));
+      if (static_cast<std::int64_t>(stats.rejects) > options.max_rejects)
+        throw BadDataError(fmt::format("{}: candle rejected: {} (more than --max-rejects {})", where, reason,
+                                       options.max_rejects));
+    }
+  };
+  Collector collector(stats, sorter, rejects, options, in, row);
+
+  while (in.next(line)) {
+    ++stats.lines;
+    if (line.empty() || (line.size() == 1 && line[0] == '\r')) continue;
+    collector.where = fmt::format("{}: line {}", in.name(), in.line_number());
+    collector.window_parsed = false;
+    LineHandler handler(collector.where, collector);
+    rapidjson::Reader reader;
+    rapidjson::InsituStringStream stream(line.data());
+    auto result = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
+                               rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(stream, handler);
+    if (result.IsError())
+      throw BadDataError(fmt::format("{}, byte offset {}: malformed JSON: {}", collector.where,
+                                     in.line_offset() + result.Offset(), rapidjson::GetParseError_En(result.Code())));
+    if (!handler.saw_body) {
+      if (handler.provider_name.empty()) throw BadDataError(collector.where + ": field \"provider\": missing");
+      if (handler.symbol_id.empty()) throw BadDataError(collector.where + ": field \"symbol_id\": missing");
+      throw BadDataError(collector.where + ": field \"body\": missing");
+    }
+    if (!handler.saw_array)
+      throw BadDataError(fmt::format("{}: field \"body\": expected {}", collector.where, handler.provider->page_shape()));
   }
   out.write(kCanonicalHeader);
   out.write("\n");

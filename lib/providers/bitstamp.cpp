@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cstdlib>
 
 #include "core/error.hpp"
@@ -58,55 +57,27 @@ class Bitstamp final : public Provider {
     return r;
   }
 
-  ParsedPage parse_page(const rapidjson::Value& body, const std::string& symbol_id, const Period& period) const override {
-    if (!body.IsObject()) throw BadDataError("body: expected a JSON object");
-    auto data = body.FindMember("data");
-    if (data == body.MemberEnd() || !data->value.IsObject()) throw BadDataError("body: no \"data\" object");
-    auto ohlc = data->value.FindMember("ohlc");
-    if (ohlc == data->value.MemberEnd() || !ohlc->value.IsArray()) throw BadDataError("data: no \"ohlc\" array");
-    ParsedPage page;
-    page.entries = ohlc->value.Size();
-    page.candles.reserve(page.entries);
-    for (const auto& raw : ohlc->value.GetArray()) {
-      if (!raw.IsObject()) {
-        page.rejects.push_back({&raw, "candle: not a JSON object"});
-        continue;
-      }
-      Candle c;
-      c.symbol_id = symbol_id;
-      c.period_id = period.id;
-      c.source = "bitstamp";
-      std::string error;
-      auto ts = raw.FindMember("timestamp");
-      if (ts == raw.MemberEnd() || !ts->value.IsString()) {
-        error = "timestamp: missing";
-      } else {
-        std::string_view s(ts->value.GetString(), ts->value.GetStringLength());
-        long long secs = -1;
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), secs);
-        if (ec != std::errc() || ptr != s.data() + s.size()) secs = -1;
-        if (secs < 0 || secs > 253402300799LL) {
-          error = fmt::format("timestamp: \"{}\" is not Unix seconds", s.substr(0, 40));
-        } else {
-          c.time_period_start = secs * 1000000;
-          c.time_period_end = c.time_period_start + period.seconds * 1000000;
-        }
-      }
-      for (auto [field, dst] : {std::pair{"open", &c.price_open}, std::pair{"high", &c.price_high},
-                                std::pair{"low", &c.price_low}, std::pair{"close", &c.price_close},
-                                std::pair{"volume", &c.volume_traded}}) {
-        if (!error.empty()) break;
-        error = read_decimal_field(raw, field, false, *dst);
-      }
-      if (error.empty()) error = validate_candle(c, period.seconds);
-      if (!error.empty()) {
-        page.rejects.push_back({&raw, std::move(error)});
-        continue;
-      }
-      if (!page.last_start || c.time_period_start > *page.last_start) page.last_start = c.time_period_start;
-      page.candles.push_back(std::move(c));
-    }
-    return page;
+  std::vector<std::string_view> candle_array_path() const override { return {"data", "ohlc"}; }
+  std::string_view page_shape() const override { return "an object with a data.ohlc array"; }
+
+  std::string parse_candle(const CandleFields& raw, const std::string& symbol_id, const Period& period,
+                           Candle& c) const override {
+    c.symbol_id = symbol_id;
+    c.period_id = period.id;
+    c.source = "bitstamp";
+    std::optional<std::int64_t> secs;
+    std::string error = read_integer_field(raw, "timestamp", secs);
+    if (!error.empty()) return error;
+    if (!secs) return "timestamp: missing";
+    if (*secs < 0 || *secs > 253402300799LL) return fmt::format("timestamp: {} is out of range", *secs);
+    c.time_period_start = *secs * 1000000;
+    c.time_period_end = c.time_period_start + period.seconds * 1000000;
+    if (!(error = read_decimal_field(raw, "open", false, c.price_open)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "high", false, c.price_high)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "low", false, c.price_low)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "close", false, c.price_close)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "volume", false, c.volume_traded)).empty()) return error;
+    return validate_candle(c, period.seconds);
   }
 };
 

@@ -2,7 +2,6 @@
 // fractional digits, prices may be null, pagination moves time_start forward.
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cstdlib>
 
 #include "core/error.hpp"
@@ -14,25 +13,8 @@ namespace {
 constexpr std::size_t kCoinApiPageLimit = 100000;
 
 std::string coinapi_time(UnixMicros t) {
-  std::string s = format_rfc3339(t);  // 2024-01-01T00:00:00Z: CoinAPI reads ISO 8601 UTC
-  return s.substr(0, s.size() - 1);   // documented form has no zone suffix and means UTC
-}
-
-bool read_time(const rapidjson::Value& obj, const char* field, bool nullable, std::optional<UnixMicros>& out,
-               std::string& error) {
-  auto it = obj.FindMember(field);
-  if (it == obj.MemberEnd() || it->value.IsNull()) {
-    if (!nullable) error = fmt::format("{}: missing", field);
-    out.reset();
-    return nullable;
-  }
-  if (!it->value.IsString()) {
-    error = fmt::format("{}: not a string", field);
-    return false;
-  }
-  out = parse_timestamp(std::string_view(it->value.GetString(), it->value.GetStringLength()));
-  if (!out) error = fmt::format("{}: \"{}\" is not a timestamp", field, std::string(it->value.GetString()).substr(0, 40));
-  return out.has_value();
+  std::string s = format_rfc3339(t);  // 2024-01-01T00:00:00Z
+  return s.substr(0, s.size() - 1);   // the documented form has no zone suffix and means UTC
 }
 
 class CoinApi final : public Provider {
@@ -40,6 +22,8 @@ class CoinApi final : public Provider {
   std::string_view name() const override { return "coinapi"; }
   std::string default_base_url() const override { return "https://rest.coinapi.io"; }
   std::size_t page_limit() const override { return kCoinApiPageLimit; }
+  std::vector<std::string_view> candle_array_path() const override { return {}; }
+  std::string_view page_shape() const override { return "a JSON array of candles"; }
 
   void validate(const ExtractWindow& w) const override {
     const char* key = std::getenv("COINAPI_KEY");
@@ -58,57 +42,27 @@ class CoinApi final : public Provider {
     return r;
   }
 
-  ParsedPage parse_page(const rapidjson::Value& body, const std::string& symbol_id, const Period& period) const override {
-    if (!body.IsArray()) throw BadDataError("body: expected a JSON array of candles");
-    ParsedPage page;
-    page.entries = body.Size();
-    page.candles.reserve(body.Size());
-    for (const auto& raw : body.GetArray()) {
-      if (!raw.IsObject()) {
-        page.rejects.push_back({&raw, "candle: not a JSON object"});
-        continue;
-      }
-      Candle c;
-      c.symbol_id = symbol_id;
-      c.period_id = period.id;
-      c.source = "coinapi";
-      std::string error;
-      std::optional<UnixMicros> start, end;
-      bool ok = read_time(raw, "time_period_start", false, start, error) &&
-                read_time(raw, "time_period_end", false, end, error) &&
-                read_time(raw, "time_open", true, c.time_open, error) &&
-                read_time(raw, "time_close", true, c.time_close, error);
-      if (ok) {
-        c.time_period_start = *start;
-        c.time_period_end = *end;
-        for (auto [field, dst] : {std::pair{"price_open", &c.price_open}, std::pair{"price_high", &c.price_high},
-                                  std::pair{"price_low", &c.price_low}, std::pair{"price_close", &c.price_close},
-                                  std::pair{"volume_traded", &c.volume_traded}}) {
-          error = read_decimal_field(raw, field, field != std::string_view("volume_traded"), *dst);
-          if (!error.empty()) break;
-        }
-      }
-      if (error.empty()) {
-        auto it = raw.FindMember("trades_count");
-        if (it != raw.MemberEnd() && !it->value.IsNull()) {
-          // Number text is not NUL-terminated when parsed in situ: always use the length.
-          std::string_view text = it->value.IsString() ? std::string_view(it->value.GetString(), it->value.GetStringLength())
-                                                       : std::string_view();
-          long long n = 0;
-          auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-          if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) error = "trades_count: not an integer";
-          else c.trades_count = n;
-        }
-      }
-      if (error.empty()) error = validate_candle(c, period.seconds);
-      if (!error.empty()) {
-        page.rejects.push_back({&raw, std::move(error)});
-        continue;
-      }
-      if (!page.last_start || c.time_period_start > *page.last_start) page.last_start = c.time_period_start;
-      page.candles.push_back(std::move(c));
-    }
-    return page;
+  std::string parse_candle(const CandleFields& raw, const std::string& symbol_id, const Period& period,
+                           Candle& c) const override {
+    c.symbol_id = symbol_id;
+    c.period_id = period.id;
+    c.source = "coinapi";
+    std::optional<UnixMicros> start, end;
+    std::string error;
+    if (!(error = read_time_field(raw, "time_period_start", false, start)).empty()) return error;
+    if (!(error = read_time_field(raw, "time_period_end", false, end)).empty()) return error;
+    if (!(error = read_time_field(raw, "time_open", true, c.time_open)).empty()) return error;
+    if (!(error = read_time_field(raw, "time_close", true, c.time_close)).empty()) return error;
+    c.time_period_start = *start;
+    c.time_period_end = *end;
+    // Prices are null for periods without trades; volume is always sent.
+    if (!(error = read_decimal_field(raw, "price_open", true, c.price_open)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "price_high", true, c.price_high)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "price_low", true, c.price_low)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "price_close", true, c.price_close)).empty()) return error;
+    if (!(error = read_decimal_field(raw, "volume_traded", false, c.volume_traded)).empty()) return error;
+    if (!(error = read_integer_field(raw, "trades_count", c.trades_count)).empty()) return error;
+    return validate_candle(c, period.seconds);
   }
 };
 
