@@ -1,0 +1,156 @@
+#include "redshift/postgres_target.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <map>
+#include <regex>
+
+#include "candle/candle.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "csv/export.hpp"
+#include "csv/gunzip.hpp"
+
+namespace cryptopipe {
+
+CanonicalCopyIn::CanonicalCopyIn(PgConnection& db, const TableName& t) : db_(db), table_(t) {
+  db_.exec("BEGIN", "BEGIN");
+  open_ = true;
+  create_stage(db_, table_);
+  db_.begin_copy_in(fmt::format("COPY stage ({}) FROM STDIN (FORMAT csv)", kCanonicalColumns));
+}
+
+CanonicalCopyIn::~CanonicalCopyIn() {
+  if (!open_) return;
+  db_.abort_copy("copy-redshift: aborted");
+  PQclear(PQexec(db_.raw(), "ROLLBACK"));
+}
+
+void CanonicalCopyIn::begin_input(const std::string& name) {
+  inputs_.push_back({name, copy_lines_ + 1, 0});
+  header_.clear();
+  in_header_ = true;
+}
+
+void CanonicalCopyIn::send(std::string_view data) {
+  if (data.empty()) return;
+  for (char c : data)
+    if (c == '\n') ++inputs_.back().lines;
+  last_was_newline_ = data.back() == '\n';
+  db_.put_copy_data(data);
+}
+
+void CanonicalCopyIn::write(std::string_view chunk) {
+  if (in_header_) {
+    auto nl = chunk.find('\n');
+    header_.append(chunk.substr(0, nl));
+    if (nl == std::string_view::npos) {
+      if (header_.size() > 4096) end_input();  // reports the bad header
+      return;
+    }
+    if (header_ != kCanonicalHeader) {
+      std::string shown = header_.substr(0, 120);
+      for (char& c : shown)
+        if (static_cast<unsigned char>(c) < 0x20) c = '?';
+      throw BadDataError(fmt::format("{}: line 1: header is not the canonical one (expected \"{}\", got \"{}\")",
+                                     inputs_.back().name, kCanonicalHeader, shown));
+    }
+    in_header_ = false;
+    last_was_newline_ = true;
+    chunk.remove_prefix(nl + 1);
+  }
+  send(chunk);
+}
+
+void CanonicalCopyIn::end_input() {
+  if (in_header_) {
+    if (header_ == kCanonicalHeader) {  // header-only file without a final newline
+      in_header_ = false;
+    } else {
+      throw BadDataError(fmt::format("{}: line 1: {}", inputs_.back().name,
+                                     header_.empty() ? "empty input, expected the canonical CSV header"
+                                                     : "header is not the canonical one"));
+    }
+  }
+  // A last row without its newline would otherwise run into the next input's first row.
+  if (!last_was_newline_) send("\n");
+  copy_lines_ = inputs_.back().first_copy_line - 1 + inputs_.back().lines;
+  last_was_newline_ = true;
+}
+
+MergeCounts CanonicalCopyIn::finish(MergeMode mode) {
+  std::int64_t rows = 0;
+  try {
+    rows = db_.end_copy("COPY into stage");
+  } catch (const Error& e) {
+    std::string message = e.what();
+    message = message.substr(message.find(": ") + 2);
+    // The server counts lines of the combined stream; report them against the input and its own line (header = 1).
+    static const std::regex copy_line(R"(COPY stage, line (\d+)(, column (\w+))?)");
+    std::smatch m;
+    std::string where = inputs_.empty() ? table_.shown() : inputs_.front().name;
+    if (std::regex_search(message, m, copy_line)) {
+      std::int64_t line = std::atoll(m[1].str().c_str());
+      for (const auto& in : inputs_)
+        if (line >= in.first_copy_line && line < in.first_copy_line + std::max<std::int64_t>(in.lines, 1))
+          where = fmt::format("{}: line {}", in.name, line - in.first_copy_line + 2);
+      if (m[3].matched) where += ", field " + m[3].str();
+    }
+    open_ = false;
+    PQclear(PQexec(db_.raw(), "ROLLBACK"));
+    throw Error(e.code(), where + ": " + message);
+  }
+  MergeCounts counts;
+  try {
+    counts = merge_stage(db_, table_, mode, rows);
+    db_.exec("COMMIT", "COMMIT");
+  } catch (...) {
+    open_ = false;
+    PQclear(PQexec(db_.raw(), "ROLLBACK"));
+    throw;
+  }
+  open_ = false;
+  return counts;
+}
+
+std::vector<ObjectUri> objects_to_load(const ObjectUri& uri, bool manifest, const S3Settings& s3) {
+  if (!manifest) return {uri};
+  std::string json;
+  auto store = open_object_store(uri, s3);
+  store->get_object(uri, [&](std::string_view chunk) {
+    if (json.size() + chunk.size() > (64u << 20)) throw BadDataError(uri.str() + ": manifest larger than 64 MiB");
+    json.append(chunk);
+  });
+  std::vector<ObjectUri> objects;
+  for (const auto& entry : parse_manifest(json, uri.str())) {
+    ObjectUri u = parse_object_uri(entry.url);
+    if (!entry.mandatory && !open_object_store(u, s3)->exists(u)) {
+      log::info("{}: optional manifest entry {} does not exist, skipped", uri.str(), entry.url);
+      continue;
+    }
+    objects.push_back(std::move(u));
+  }
+  return objects;
+}
+
+MergeCounts copy_objects_into_postgres(PgConnection& db, const TableName& t, const std::vector<ObjectUri>& objects,
+                                       const S3Settings& s3, MergeMode mode) {
+  // One store per scheme/bucket: a manifest may point at another bucket than its own.
+  std::map<std::string, std::unique_ptr<ObjectStore>> stores;
+  CanonicalCopyIn copy(db, t);
+  for (const auto& uri : objects) {
+    std::string name = uri.str();
+    auto& store = stores[uri.scheme + "://" + uri.bucket];
+    if (!store) store = open_object_store(uri, s3);
+    copy.begin_input(name);
+    MaybeGunzip gunzip(name, [&](std::string_view data) { copy.write(data); });
+    std::uint64_t bytes = store->get_object(uri, [&](std::string_view chunk) { gunzip.write(chunk); });
+    gunzip.finish();
+    copy.end_input();
+    log::info("{}: {} bytes{}", name, bytes, gunzip.gzipped() ? " (gzip)" : "");
+  }
+  return copy.finish(mode);
+}
+
+}  // namespace cryptopipe
