@@ -87,7 +87,9 @@ with DAG(
     dagrun_timeout=timedelta(minutes=30),
     doc_md=__doc__,
     tags=["cryptopipe", "ohlcv", "postgres", "5min"],
-    default_args=support.default_args(retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=4)),
+    default_args=support.default_args(
+        retry_delay=timedelta(seconds=30), max_retry_delay=timedelta(minutes=4), execution_timeout=timedelta(minutes=10)
+    ),
     params={
         "symbols": Param(
             None,

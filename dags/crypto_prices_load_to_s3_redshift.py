@@ -130,7 +130,9 @@ with DAG(
     dagrun_timeout=timedelta(hours=6),
     doc_md=__doc__,
     tags=["cryptopipe", "ohlcv", "s3", "redshift", "daily"],
-    default_args=support.default_args(retry_delay=timedelta(minutes=2), max_retry_delay=timedelta(minutes=30)),
+    default_args=support.default_args(
+        retry_delay=timedelta(minutes=2), max_retry_delay=timedelta(minutes=30), execution_timeout=timedelta(hours=2)
+    ),
     params={
         "table": Param("ohlcv", type="string", pattern=_IDENTIFIER),
         "schema": Param("public", type="string", pattern=_IDENTIFIER),

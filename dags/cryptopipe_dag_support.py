@@ -54,10 +54,14 @@ class CryptopipeExitCodePolicy(RetryPolicy):
         return cls()
 
 
-def default_args(retry_delay: timedelta, max_retry_delay: timedelta) -> dict[str, Any]:
-    """Task defaults shared by both DAGs: retries with exponential backoff, fail fast on 2/3/4."""
+def default_args(retry_delay: timedelta, max_retry_delay: timedelta, execution_timeout: timedelta) -> dict[str, Any]:
+    """Task defaults shared by both DAGs: retries with exponential backoff, fail fast on 2/3/4.
+
+    `execution_timeout` bounds a hung try (cryptopipe has its own deadlines; this is the backstop).
+    """
     return {
         "owner": "data-engineering",
+        "execution_timeout": execution_timeout,
         "retries": 3,
         "retry_delay": retry_delay,
         "retry_exponential_backoff": 2.0,
