@@ -318,3 +318,64 @@ def test_dry_run_prints_the_redshift_sql_with_secrets_masked_and_connects_to_not
     assert "ACCESS_KEY_ID" not in role.stdout and "DELETE FROM \"public\".\"ohlcv\"" in role.stdout
     assert_error(cli(["copy-redshift", "--s3-uri", "s3://bkt/k'; DROP TABLE x; --", "--dry-run"], env=env), 2,
                  "copy-redshift")
+
+
+def run_redshift_script_on_postgres(pg, db: str, script: str, csv: Path) -> list[str]:
+    """Runs a --dry-run Redshift plan on PostgreSQL 15, which shares its MERGE, DELETE ... USING and CREATE TEMP
+    TABLE (LIKE ...) syntax: the Redshift-only DDL is skipped and the S3 COPY becomes psql's \\copy of `csv`.
+    Returns psql's unaligned output lines (the SELECT results)."""
+    statements = [s for s in script.split(";\n") if s.strip()]
+    assert statements[0].startswith("CREATE SCHEMA") and "DISTKEY(symbol_id)" in statements[1]
+    lines = []
+    for s in statements[2:]:
+        if s.startswith("COPY stage ("):
+            columns = s[len("COPY stage ("):s.index(")")]
+            s = f"\\copy stage ({columns}) FROM '{csv}' WITH (FORMAT csv, HEADER)"
+            lines.append(s)
+        else:
+            lines.append(s + ";")
+    psql = pg.bindir / "psql" if (pg.bindir / "psql").exists() else "psql"
+    res = subprocess.run([str(psql), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", pg.host, "-p",
+                          str(pg.port), "-U", pg.user, "-d", db],
+                         input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120,
+                         env=base_env({"PGTZ": "UTC"}))
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split()
+
+
+def test_redshift_plan_statements_do_the_right_thing_when_run_on_postgres(cli, pg, source, warehouse, tmp_path):
+    csv = tmp_path / "day.csv"
+    export(cli, pg, source.db, csv)
+    ok(cli(["load-postgres", "--create-only"], env=pg.env(warehouse)))
+    pg.query(warehouse, "CREATE FUNCTION getdate() RETURNS timestamptz LANGUAGE sql AS 'SELECT now()'")
+    role = ["--iam-role", "arn:aws:iam::123456789012:role/copy", "--s3-uri", "s3://bkt/day.csv", "--dry-run"]
+
+    def plan(mode):
+        return ok(cli(["copy-redshift", *role, "--mode", mode])).stdout
+
+    # upsert into an empty table: every staged row is new (staged count, then new count)
+    assert run_redshift_script_on_postgres(pg, warehouse, plan("upsert"), csv) == [str(TOTAL), str(TOTAL)]
+    assert rows(pg, warehouse) == rows(pg, source.db)
+    loaded_at = pg.query(warehouse, "SELECT max(loaded_at)::text FROM ohlcv")
+    # rerun: identical rows leave the stage, nothing is new, nothing is rewritten
+    assert run_redshift_script_on_postgres(pg, warehouse, plan("upsert"), csv) == [str(TOTAL), "0"]
+    assert pg.query(warehouse, "SELECT max(loaded_at)::text FROM ohlcv") == loaded_at
+    # a drifted row (and a NULL that must compare equal to NULL) is put back by the MERGE
+    pg.query(warehouse, "UPDATE ohlcv SET price_close = 1 WHERE symbol_id = 'BITSTAMP_SPOT_BTC_USD' "
+                        "AND time_period_start = '2024-01-01 12:00:00+00'")
+    assert run_redshift_script_on_postgres(pg, warehouse, plan("upsert"), csv) == [str(TOTAL), "0"]
+    assert rows(pg, warehouse) == rows(pg, source.db)
+    assert pg.query(warehouse, "SELECT count(*) FROM ohlcv WHERE loaded_at > "
+                               f"'{loaded_at[0][0]}'::timestamptz") == [("1",)]
+    # replace: the window per symbol and period is deleted and re-inserted; a row outside it stays
+    pg.query(warehouse, "INSERT INTO ohlcv (symbol_id, period_id, time_period_start, time_period_end, source) "
+                        "VALUES ('BITSTAMP_SPOT_BTC_USD', '5MIN', '2024-01-02 00:00:00+00', "
+                        "'2024-01-02 00:05:00+00', 'bitstamp')")
+    assert run_redshift_script_on_postgres(pg, warehouse, plan("replace"), csv) == [str(TOTAL)]
+    assert pg.query(warehouse, "SELECT count(*) FROM ohlcv") == [(str(TOTAL + 1),)]
+    pg.query(warehouse, "DELETE FROM ohlcv WHERE time_period_start = '2024-01-02 00:00:00+00'")
+    assert rows(pg, warehouse) == rows(pg, source.db)
+    # append into a fresh table
+    pg.query(warehouse, "TRUNCATE ohlcv")
+    assert run_redshift_script_on_postgres(pg, warehouse, plan("append"), csv) == [str(TOTAL)]
+    assert rows(pg, warehouse) == rows(pg, source.db)
