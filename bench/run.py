@@ -27,6 +27,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,8 @@ TOOLS = [
     ("upload", "boto3 upload_file", False),
     ("upload", "aws s3 cp", False),
 ]
+# The Python baselines take minutes per run at 1M rows: above 100k they run --python-runs times (default 2).
+SLOW_PYTHON = ("pandas", "psycopg2", "python")
 # Which cryptopipe figure each baseline is compared with (the same work: json->table for to_sql).
 COMPARE = {
     "python json→csv": "cryptopipe transform",
@@ -156,8 +159,14 @@ class Bench:
         tfile = self.work / "time.txt"
         full = ["/usr/bin/time", "-v", "-o", str(tfile), *argv] if self.time_v else argv
         t0 = time.perf_counter()
-        proc = subprocess.Popen(full, env=base_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        out, err = proc.communicate(timeout=self.args.timeout)
+        proc = subprocess.Popen(full, env=base_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=self.args.timeout)
+        except BaseException:  # timeout, Ctrl-C, SIGTERM: never leave a measured process group behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
         wall = time.perf_counter() - t0
         if self.time_v:
             text = tfile.read_text()
@@ -303,17 +312,24 @@ class Bench:
                 left -= len(rnd)
         return p
 
+    def save_partial(self) -> None:
+        """The samples so far, so an interrupted long run can still be merged (--merge) into a later one."""
+        self.partial.write_text(json.dumps({"meta": self.meta, "samples": self.samples}, ensure_ascii=False) + "\n")
+
     # ---------------------------------------------------------------- driving
     def run(self) -> dict:
         self.availability()
         self.start_services()
-        meta = {"started_at": now_iso(), "argv": sys.argv[1:], "host": platform.node(), "cpus": os.cpu_count(),
+        self.meta = meta = {"started_at": now_iso(), "argv": sys.argv[1:], "host": platform.node(), "cpus": os.cpu_count(),
                 "kernel": platform.release(), "python_bench": str(self.py_bench),
                 "cryptopipe_version": subprocess.run([str(self.bin), "--version"], capture_output=True,
                                                      text=True).stdout.strip(),
                 "cryptopipe_sha256": self.bin_sha256, "git_head": git_head(),
                 "postgres": self.pg.psql(DB, "SHOW server_version"), "time_v": self.time_v,
-                "loadavg_start": os.getloadavg(), "uptime_start": uptime(), "skipped": self.skipped}
+                "loadavg_start": os.getloadavg(), "uptime_start": uptime(), "skipped": self.skipped,
+                "loadavg_end": None, "finished_at": None}
+        Path(self.args.results_dir).mkdir(parents=True, exist_ok=True)
+        self.partial = Path(self.args.results_dir) / f"partial-{stamp_of(meta['started_at'])}.json"
         sizes = [int(x) for x in self.args.sizes.split(",")]
         for n in sizes:
             mine_only = n > self.args.baseline_max_rows
@@ -341,9 +357,12 @@ class Bench:
     def rounds(self, n: int, runs: int, tools: list, data: dict) -> None:
         for r in range(runs):
             for cat, tool, mine in tools:
+                if r >= self.args.python_runs and n > 100_000 and tool.startswith(SLOW_PYTHON):
+                    continue
                 s = self.run_tool(cat, tool, n, data)
                 s.update(category=cat, tool=tool, cryptopipe=mine, rows=n, run=r, loadavg_1m=os.getloadavg()[0])
                 self.samples.append(s)
+                self.save_partial()
                 rss = f"{s['rss_kib'] / 1024:.1f} MiB" if s["rss_kib"] else "n/a"
                 log(f"  run {r + 1}/{runs} {tool:<38} {s['wall_s']:8.3f} s  {rss:>10}  "
                     f"{'ok' if s['ok'] else 'FAILED rc=' + str(s['rc']) + ' ' + json.dumps(s['check'])}"
@@ -575,6 +594,10 @@ def fmt_day(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d")
 
 
+def stamp_of(iso: str) -> str:
+    return iso.replace(":", "").replace("-", "")
+
+
 def git_head() -> str:
     try:
         return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -617,6 +640,8 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline-max-rows", type=int, default=1_000_000,
                     help="above this size only cryptopipe runs (shows memory stays flat)")
     ap.add_argument("--large-runs", type=int, default=3, help="runs for sizes above --baseline-max-rows")
+    ap.add_argument("--python-runs", type=int, default=2,
+                    help="runs of the slow Python baselines (pandas, psycopg2, python json) above 100k rows")
     ap.add_argument("--upload-mb", type=int, default=200, help="size of the upload file (MB)")
     ap.add_argument("--tools", default="", help="only these steps: transform,load,export,upload")
     ap.add_argument("--seed", type=int, default=42)
@@ -639,6 +664,7 @@ def main(argv=None) -> int:
         print(f"bench: error: {a.binary}: not found (build with cmake --build build -j2)", file=sys.stderr)
         return 2
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop PostgreSQL and moto, remove the data
     bench = Bench(a)
     try:
         result = bench.run()
@@ -651,13 +677,14 @@ def main(argv=None) -> int:
     text = markdown(result, rows, goals)
     out = Path(a.results_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stamp = result["meta"]["started_at"].replace(":", "").replace("-", "")
+    stamp = stamp_of(result["meta"]["started_at"])
     (out / f"{stamp}.md").write_text(text)
     (out / "latest.md").write_text(text)
     for p in (out / f"{stamp}.json", out / "latest.json"):
         p.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     if chart(rows, out / "latest.png"):
         shutil.copyfile(out / "latest.png", out / f"{stamp}.png")
+    bench.partial.unlink(missing_ok=True)
     print(text)
     failed = sum(1 for s in result["samples"] if not s["ok"])
     if failed:
