@@ -93,13 +93,11 @@ def test_every_dag_file_imports_without_errors(dagbag):
 def test_airflow_cli_reports_no_import_errors(airflow):
     res = airflow.run("dags", "reserialize")
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "Failed to import" not in res.stdout + res.stderr
     res = airflow.run("dags", "list-import-errors", "-o", "json")
     assert res.returncode == 0, res.stderr[-3000:]
     errors = json.loads(res.stdout[res.stdout.index("["):]) if "[" in res.stdout else []
     assert errors == []
-    res = airflow.run("dags", "list", "-o", "json")
-    listed = {d["dag_id"] for d in json.loads(res.stdout[res.stdout.index("["):])}
-    assert listed == DAG_IDS
 
 
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
@@ -149,16 +147,6 @@ def test_daily_dag_has_a_real_one_day_interval(dagbag):
 
 # --- rendered commands for a fixed run ---------------------------------------------------------------------------
 
-def _render(airflow, dag_id, task_id, logical_date, env):
-    res = airflow.run("tasks", "render", dag_id, task_id, logical_date, env=env)
-    assert res.returncode == 0, f"{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
-    props = {}
-    parts = re.split(r"# -+\n# property: (\w+)\n# -+\n", res.stdout)
-    for name, body in zip(parts[1::2], parts[2::2]):
-        props[name] = body.strip()
-    return props
-
-
 CONN_ENV = {
     "AIRFLOW_CONN_CRYPTO_POSTGRES": json.dumps({"conn_type": "postgres", "host": "db.internal", "port": 6543,
                                                  "login": "loader", "password": PG_PASSWORD, "schema": "prices"}),
@@ -178,8 +166,58 @@ def _env_dict(text: str) -> dict:
     return ast.literal_eval(text)
 
 
-def test_create_table_command_and_postgres_env_come_from_the_connection(airflow):
-    props = _render(airflow, "crypto_prices", "load_postgres_create_only", "2024-01-01T00:05:00+00:00", CONN_ENV)
+# Every render the tests below look at, done by Airflow's own `airflow tasks render` command — all in one
+# process (each CLI start costs seconds of CPU), with the env of each case applied around its call.
+RENDER = r"""
+import contextlib, io, json, os, sys
+from airflow.cli import cli_parser
+
+parser = cli_parser.get_parser()
+out = {}
+for case in json.loads(sys.argv[1]):
+    saved = dict(os.environ)
+    os.environ.update(case["env"])
+    buf = io.StringIO()
+    args = parser.parse_args(["tasks", "render", case["dag"], case["task"], case["date"]])
+    with contextlib.redirect_stdout(buf):
+        args.func(args)
+    os.environ.clear()
+    os.environ.update(saved)
+    out[case["name"]] = buf.getvalue()
+print("JSON:" + json.dumps(out))
+"""
+
+DAILY = "crypto_prices_load_to_s3_redshift"
+RENDER_CASES = [
+    ("create_table", "crypto_prices", "load_postgres_create_only", "2024-01-01T00:05:00+00:00", CONN_ENV),
+    ("bin_from_variable", "crypto_prices", "load_postgres_create_only", "2024-01-01T00:05:00+00:00",
+     {**CONN_ENV, "AIRFLOW_VAR_CRYPTOPIPE_BIN": "/opt/from-variable/cryptopipe"}),
+    ("bin_from_env", "crypto_prices", "load_postgres_create_only", "2024-01-01T00:05:00+00:00",
+     {**CONN_ENV, "AIRFLOW_VAR_CRYPTOPIPE_BIN": "/opt/from-variable/cryptopipe",
+      "CRYPTOPIPE_BIN": "/opt/from-env/cryptopipe"}),
+    ("export_upload", DAILY, "export_csv_upload_s3", "2024-01-02T00:00:00+00:00", CONN_ENV),
+    ("copy", DAILY, "copy_redshift", "2024-01-02T00:00:00+00:00", CONN_ENV),
+    ("copy_local_lake", DAILY, "copy_redshift", "2024-01-02T00:00:00+00:00",
+     {**CONN_ENV, "CRYPTOPIPE_S3_BUCKET": "", "AIRFLOW_VAR_CRYPTO_S3_BUCKET": "file:///srv/lake/"}),
+]
+
+
+@pytest.fixture(scope="module")
+def rendered(airflow):
+    cases = [{"name": n, "dag": d, "task": t, "date": w, "env": e} for n, d, t, w, e in RENDER_CASES]
+    res = subprocess.run([sys.executable, "-c", RENDER, json.dumps(cases)], env=airflow.env(), capture_output=True,
+                         text=True, timeout=300, cwd=airflow.home)
+    assert res.returncode == 0, f"{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+    outputs = json.loads(next(l for l in res.stdout.splitlines() if l.startswith("JSON:"))[5:])
+    result = {}
+    for name, text in outputs.items():
+        parts = re.split(r"# -+\n# property: (\w+)\n# -+\n", text)
+        result[name] = {prop: body.strip() for prop, body in zip(parts[1::2], parts[2::2])}
+    return result
+
+
+def test_create_table_command_and_postgres_env_come_from_the_connection(rendered):
+    props = rendered["create_table"]
     cmd = props["bash_command"]
     assert '"$CRYPTOPIPE_BIN" load-postgres --create-only --table ohlcv --schema public' in cmd
     assert PG_PASSWORD not in cmd
@@ -189,19 +227,13 @@ def test_create_table_command_and_postgres_env_come_from_the_connection(airflow)
     assert env["CRYPTOPIPE_BIN"] == "cryptopipe"
 
 
-def test_binary_comes_from_env_then_variable(airflow):
-    props = _render(airflow, "crypto_prices", "load_postgres_create_only", "2024-01-01T00:05:00+00:00",
-                    {**CONN_ENV, "AIRFLOW_VAR_CRYPTOPIPE_BIN": "/opt/from-variable/cryptopipe"})
-    assert _env_dict(props["env"])["CRYPTOPIPE_BIN"] == "/opt/from-variable/cryptopipe"
-    props = _render(airflow, "crypto_prices", "load_postgres_create_only", "2024-01-01T00:05:00+00:00",
-                    {**CONN_ENV, "AIRFLOW_VAR_CRYPTOPIPE_BIN": "/opt/from-variable/cryptopipe",
-                     "CRYPTOPIPE_BIN": "/opt/from-env/cryptopipe"})
-    assert _env_dict(props["env"])["CRYPTOPIPE_BIN"] == "/opt/from-env/cryptopipe"
+def test_binary_comes_from_env_then_variable(rendered):
+    assert _env_dict(rendered["bin_from_variable"]["env"])["CRYPTOPIPE_BIN"] == "/opt/from-variable/cryptopipe"
+    assert _env_dict(rendered["bin_from_env"]["env"])["CRYPTOPIPE_BIN"] == "/opt/from-env/cryptopipe"
 
 
-def test_export_and_upload_cover_exactly_one_utc_day(airflow):
-    props = _render(airflow, "crypto_prices_load_to_s3_redshift", "export_csv_upload_s3",
-                    "2024-01-02T00:00:00+00:00", CONN_ENV)
+def test_export_and_upload_cover_exactly_one_utc_day(rendered):
+    props = rendered["export_upload"]
     cmd = props["bash_command"]
     export = next(l for l in cmd.splitlines() if "export-csv" in l)
     upload = next(l for l in cmd.splitlines() if "upload-s3" in l)
@@ -216,9 +248,8 @@ def test_export_and_upload_cover_exactly_one_utc_day(airflow):
     assert env["AWS_REGION"] == "eu-west-1" and env["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:9"
 
 
-def test_copy_redshift_upserts_the_same_object_into_the_warehouse(airflow):
-    props = _render(airflow, "crypto_prices_load_to_s3_redshift", "copy_redshift", "2024-01-02T00:00:00+00:00",
-                    CONN_ENV)
+def test_copy_redshift_upserts_the_same_object_into_the_warehouse(rendered):
+    props = rendered["copy"]
     cmd = props["bash_command"]
     line = next(l for l in cmd.splitlines() if "copy-redshift" in l)
     assert "--s3-uri s3://crypto-lake/ohlcv/period=5MIN/date=2024-01-01/ohlcv.csv.gz --mode upsert" in line
@@ -233,9 +264,8 @@ def test_copy_redshift_upserts_the_same_object_into_the_warehouse(airflow):
     assert env["CRYPTOPIPE_COPY_TARGET"] == "auto"
 
 
-def test_bucket_may_be_a_local_lake_uri(airflow):
-    props = _render(airflow, "crypto_prices_load_to_s3_redshift", "copy_redshift", "2024-01-02T00:00:00+00:00",
-                    {**CONN_ENV, "CRYPTOPIPE_S3_BUCKET": "", "AIRFLOW_VAR_CRYPTO_S3_BUCKET": "file:///srv/lake/"})
+def test_bucket_may_be_a_local_lake_uri(rendered):
+    props = rendered["copy_local_lake"]
     assert "--s3-uri file:///srv/lake/ohlcv/period=5MIN/date=2024-01-01/ohlcv.csv.gz" in props["bash_command"]
 
 
