@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 #include "candle/decimal.hpp"
 #include "core/error.hpp"
 
@@ -46,19 +48,23 @@ void append_csv_row(const Candle& c, std::string& out) {
   out += ',';
   out += c.period_id;
   out += ',';
-  out += format_timestamp(c.time_period_start);
+  append_timestamp(c.time_period_start, out);
   out += ',';
-  out += format_timestamp(c.time_period_end);
+  append_timestamp(c.time_period_end, out);
   out += ',';
-  if (c.time_open) out += format_timestamp(*c.time_open);
+  if (c.time_open) append_timestamp(*c.time_open, out);
   out += ',';
-  if (c.time_close) out += format_timestamp(*c.time_close);
+  if (c.time_close) append_timestamp(*c.time_close, out);
   for (const auto* p : {&c.price_open, &c.price_high, &c.price_low, &c.price_close, &c.volume_traded}) {
     out += ',';
     out += *p;
   }
   out += ',';
-  if (c.trades_count) out += fmt::to_string(*c.trades_count);
+  if (c.trades_count) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, *c.trades_count);
+    out.append(buf, r.ptr);
+  }
   out += ',';
   out += c.source;
   out += '\n';

@@ -44,6 +44,13 @@ int compare_magnitude(const Parts& a, const Parts& b) {
 }  // namespace
 
 std::optional<std::string> normalize_decimal(std::string_view s) {
+  std::string out;
+  if (!normalize_decimal_into(s, out)) return std::nullopt;
+  return out;
+}
+
+namespace {
+std::optional<std::string> normalize_general(std::string_view s) {
   size_t i = 0;
   bool negative = false;
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
@@ -105,6 +112,29 @@ std::optional<std::string> normalize_decimal(std::string_view s) {
   if (!frac_out.empty()) out += "." + frac_out;
   if (out.size() > kMaxPlainLength) return std::nullopt;
   return out;
+}
+
+}  // namespace
+
+bool normalize_decimal_into(std::string_view s, std::string& out) {
+  // Fast path for the usual plain, unsigned text: validate and copy, no temporaries.
+  std::size_t dots = 0, i = 0;
+  bool plain = !s.empty() && s.size() <= kMaxPlainLength && is_digit(s[0]);
+  for (; plain && i < s.size(); ++i) {
+    if (s[i] == '.') {
+      if (++dots > 1 || i + 1 == s.size()) plain = false;
+    } else if (!is_digit(s[i])) {
+      plain = false;
+    }
+  }
+  if (plain) {
+    out.assign(s);
+    return true;
+  }
+  auto general = normalize_general(s);
+  if (!general) return false;
+  out = std::move(*general);
+  return true;
 }
 
 int compare_decimal(std::string_view a, std::string_view b) {

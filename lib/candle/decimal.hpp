@@ -10,6 +10,8 @@ namespace cryptopipe {
 /// exponent notation is rewritten by moving the point (`1.5E-07` → `0.00000015`). Returns nullopt for anything
 /// else (NaN, Infinity, `1,000`, empty, exponents whose plain form would exceed 100 characters).
 std::optional<std::string> normalize_decimal(std::string_view text);
+/// Same as normalize_decimal, writing into `out` (reusing its capacity); returns false when not a decimal.
+bool normalize_decimal_into(std::string_view text, std::string& out);
 
 /// Compares two plain decimals (outputs of normalize_decimal) numerically: <0, 0, >0.
 int compare_decimal(std::string_view a, std::string_view b);

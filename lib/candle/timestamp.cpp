@@ -93,7 +93,7 @@ std::optional<UnixMicros> parse_timestamp(std::string_view s) {
   return secs * 1000000LL + micros;
 }
 
-std::string format_timestamp(UnixMicros t) {
+void append_timestamp(UnixMicros t, std::string& out) {
   std::int64_t secs = t >= 0 ? t / 1000000 : (t - 999999) / 1000000;
   std::int64_t frac = t - secs * 1000000;
   std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
@@ -101,10 +101,37 @@ std::string format_timestamp(UnixMicros t) {
   int y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
-  if (frac == 0)
-    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}+00", y, m, d, sod / 3600, sod / 60 % 60, sod % 60);
-  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}+00", y, m, d, sod / 3600, sod / 60 % 60, sod % 60,
-                     frac);
+  char buf[32];
+  auto put = [&](char* p, std::int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  };
+  put(buf, y, 4);
+  buf[4] = '-';
+  put(buf + 5, m, 2);
+  buf[7] = '-';
+  put(buf + 8, d, 2);
+  buf[10] = ' ';
+  put(buf + 11, sod / 3600, 2);
+  buf[13] = ':';
+  put(buf + 14, sod / 60 % 60, 2);
+  buf[16] = ':';
+  put(buf + 17, sod % 60, 2);
+  std::size_t n = 19;
+  if (frac != 0) {
+    buf[19] = '.';
+    put(buf + 20, frac, 6);
+    n = 26;
+  }
+  buf[n++] = '+';
+  buf[n++] = '0';
+  buf[n++] = '0';
+  out.append(buf, n);
+}
+
+std::string format_timestamp(UnixMicros t) {
+  std::string s;
+  append_timestamp(t, s);
+  return s;
 }
 
 std::string format_rfc3339(UnixMicros t) {

@@ -16,6 +16,8 @@ std::optional<UnixMicros> parse_timestamp(std::string_view text);
 
 /// Canonical text `YYYY-MM-DD HH:MM:SS[.ffffff]+00` (fraction only when non-zero).
 std::string format_timestamp(UnixMicros t);
+/// Appends format_timestamp(t) to `out` without a temporary (the transform hot path).
+void append_timestamp(UnixMicros t, std::string& out);
 
 /// RFC 3339 with a `Z` suffix and no fraction when whole seconds (for API query strings).
 std::string format_rfc3339(UnixMicros t);

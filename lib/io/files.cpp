@@ -33,19 +33,30 @@ LineReader::~LineReader() {
   if (owned_) std::fclose(f_);
 }
 
-bool LineReader::next(std::string& line) {
+bool LineReader::next(char*& data, std::size_t& size) {
   line_offset_ = offset_;
   // POSIX getline: any line length, embedded NUL bytes survive (they are then reported as bad data, not lost).
   ssize_t n = ::getline(&buf_, &cap_, f_);
   if (n < 0) {
     if (std::ferror(f_)) throw Error(ExitCode::other, fmt::format("{}: read error: {}", name_, std::strerror(errno)));
-    line.clear();
     return false;
   }
   offset_ += static_cast<std::size_t>(n);
   ++line_no_;
-  if (n > 0 && buf_[n - 1] == '\n') --n;
-  line.assign(buf_, static_cast<std::size_t>(n));
+  if (n > 0 && buf_[n - 1] == '\n') buf_[--n] = '\0';
+  data = buf_;
+  size = static_cast<std::size_t>(n);
+  return true;
+}
+
+bool LineReader::next(std::string& line) {
+  char* data;
+  std::size_t size;
+  if (!next(data, size)) {
+    line.clear();
+    return false;
+  }
+  line.assign(data, size);
   return true;
 }
 

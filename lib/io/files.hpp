@@ -17,6 +17,9 @@ class LineReader {
   LineReader& operator=(const LineReader&) = delete;
   /// Reads the next line without its "\n" (a trailing "\r" is kept); false at end of input.
   bool next(std::string& line);
+  /// Like next(std::string&) but without a copy: `data` points at the line in the reader's own buffer,
+  /// NUL-terminated and writable (for in-situ parsing), valid until the next call.
+  bool next(char*& data, std::size_t& size);
   /// 1-based number of the line last returned.
   std::size_t line_number() const { return line_no_; }
   /// Byte offset of the start of the line last returned.

@@ -290,7 +290,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
   }
 
   void emit() {
-    Candle c;
+    Candle& c = reused_;  // its strings keep their capacity from candle to candle
     std::string reason = provider->parse_candle(candle_, symbol_, period, c);
     if (!reason.empty()) {
       sink_.reject(candle_.to_json(), std::move(reason));
@@ -305,6 +305,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
   std::vector<std::string_view> path_;
   std::string symbol_;
   CandleFields candle_;
+  Candle reused_;
 };
 
 }  // namespace
@@ -312,7 +313,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
 TransformStats run_transform(LineReader& in, OutputSink& out, OutputSink* rejects, const TransformOptions& options) {
   TransformStats stats;
   RowSorter sorter(options.spill_bytes);
-  std::string line, row;
+  std::string row;
 
   struct Collector : LineHandler::Sink {
     TransformStats& stats;
@@ -360,14 +361,19 @@ TransformStats run_transform(LineReader& in, OutputSink& out, OutputSink* reject
   };
   Collector collector(stats, sorter, rejects, options, in, row);
 
-  while (in.next(line)) {
+  char* data;
+  std::size_t size;
+  while (in.next(data, size)) {
     ++stats.lines;
-    if (line.empty() || (line.size() == 1 && line[0] == '\r')) continue;
+    if (size == 0 || (size == 1 && data[0] == '\r')) continue;
+    if (std::strlen(data) != size)
+      throw BadDataError(fmt::format("{}: line {}, byte offset {}: malformed JSON: NUL byte", in.name(),
+                                     in.line_number(), in.line_offset() + std::strlen(data)));
     collector.where = fmt::format("{}: line {}", in.name(), in.line_number());
     collector.window_parsed = false;
     LineHandler handler(collector.where, collector);
     rapidjson::Reader reader;
-    rapidjson::InsituStringStream stream(line.data());
+    rapidjson::InsituStringStream stream(data);
     auto result = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
                                rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(stream, handler);
     if (result.IsError())

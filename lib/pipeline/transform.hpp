@@ -7,7 +7,7 @@ namespace cryptopipe {
 
 struct TransformOptions {
   std::int64_t max_rejects = 0;
-  std::size_t spill_bytes = 32u << 20;  // rows held in memory before a sorted run is spilled to a temp file
+  std::size_t spill_bytes = 16u << 20;  // rows held in memory before a sorted run is spilled to a temp file
 };
 
 struct TransformStats {

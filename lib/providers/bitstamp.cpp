@@ -65,6 +65,9 @@ class Bitstamp final : public Provider {
     c.symbol_id = symbol_id;
     c.period_id = period.id;
     c.source = "bitstamp";
+    c.time_open.reset();  // Bitstamp sends neither open/close times nor a trade count
+    c.time_close.reset();
+    c.trades_count.reset();
     std::optional<std::int64_t> secs;
     std::string error = read_integer_field(raw, "timestamp", secs);
     if (!error.empty()) return error;

@@ -110,9 +110,8 @@ std::string read_decimal_field(const CandleFields& raw, std::string_view field, 
   }
   if (f->kind != CandleFields::Kind::number && f->kind != CandleFields::Kind::string)
     return fmt::format("{}: not a number", field);
-  auto plain = normalize_decimal(f->text);
-  if (!plain) return fmt::format("{}: \"{}\" is not a decimal number", field, shown(f->text));
-  out = std::move(*plain);
+  if (!normalize_decimal_into(f->text, out))
+    return fmt::format("{}: \"{}\" is not a decimal number", field, shown(f->text));
   return {};
 }
 
