@@ -1,6 +1,8 @@
 #pragma once
-// Shared body of the provider page targets: the bytes are a response body; parse it the way run_transform does
-// (numbers as exact text, UTF-8 validated) and hand the document to the provider's parse_page.
+// Shared body of the provider page targets: the bytes are a response body; parse it the way extract does (a
+// length-bounded DOM parse, numbers as exact text, UTF-8 validated) and hand the document to parse_page.
+// (An earlier in-situ parse here, like transform's before the SAX rewrite, let rapidjson's UTF-8 validation read
+// up to 3 bytes past the terminating NUL of a string cut inside a multi-byte sequence: fuzz/findings/.)
 #include <rapidjson/document.h>
 
 #include <cstdint>
@@ -14,10 +16,9 @@
 namespace cryptopipe::fuzz {
 
 inline void parse_page_bytes(const char* provider_name, const std::uint8_t* data, std::size_t size) {
-  std::string text(reinterpret_cast<const char*>(data), size);  // NUL-terminated copy for in-situ parsing
   rapidjson::Document doc;
-  doc.ParseInsitu<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag |
-                  rapidjson::kParseStopWhenDoneFlag>(text.data());
+  doc.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag>(
+      reinterpret_cast<const char*>(data), size);
   if (doc.HasParseError()) return;
   const Provider& provider = provider_by_name(provider_name);
   static const Period period = period_from_id("5MIN");
