@@ -1,0 +1,527 @@
+#include "s3/s3_client.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+namespace cryptopipe {
+namespace {
+
+constexpr std::uint64_t kMinPartSize = 5ull << 20;  // S3's minimum for every part but the last
+constexpr std::uint64_t kMaxPartSize = 5ull << 30;
+constexpr std::uint64_t kMaxParts = 10000;
+constexpr std::size_t kMaxErrorBody = 64 << 10;
+
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  if (s.size() > 300) s = s.substr(0, 300) + "...";
+  return s;
+}
+
+std::string xml_unescape(std::string s) {
+  static const std::pair<const char*, const char*> entities[] = {
+      {"&quot;", "\""}, {"&apos;", "'"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&#34;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}};
+  for (const auto& [from, to] : entities) {
+    std::size_t pos = 0;
+    const std::size_t n = std::strlen(from);
+    while ((pos = s.find(from, pos)) != std::string::npos) {
+      s.replace(pos, n, to);
+      pos += std::strlen(to);
+    }
+  }
+  return s;
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+std::string strip_quotes(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
+
+bool retryable(long status, const std::string& body) {
+  if (status == 429 || status >= 500) return true;
+  if (status == 400) {
+    const std::string code = xml_text(body, "Code");
+    return code == "RequestTimeout" || code == "SlowDown" || code == "RequestTimeTooSkewed";
+  }
+  return false;
+}
+
+bool pread_all(int fd, char* buf, std::size_t n, std::uint64_t offset) {
+  while (n > 0) {
+    ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    buf += r;
+    n -= static_cast<std::size_t>(r);
+    offset += static_cast<std::uint64_t>(r);
+  }
+  return true;
+}
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+[[noreturn]] void throw_interrupted(const std::string& where) {
+  throw Error(ExitCode::other, where + ": interrupted by signal");
+}
+
+void sleep_cancellable(Clock& clock, std::chrono::milliseconds total) {
+  // Short slices so a SIGTERM during backoff is noticed at once.
+  auto left = total;
+  while (left.count() > 0 && !object_store_cancel_flag().load()) {
+    auto slice = std::min(left, std::chrono::milliseconds(100));
+    clock.sleep_for(slice);
+    left -= slice;
+  }
+}
+
+// libcurl callbacks
+struct Transfer {
+  CURL* curl;
+  HttpResponse* response;
+  const std::function<void(std::string_view)>* sink;
+  bool cancellable;
+  long status = 0;
+  std::exception_ptr sink_error;
+};
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->status == 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
+  const size_t len = size * n;
+  if (t->sink && t->status >= 200 && t->status < 300) {
+    try {
+      (*t->sink)(std::string_view(data, len));
+    } catch (...) {
+      t->sink_error = std::current_exception();
+      return 0;  // aborts the transfer
+    }
+  } else if (t->response->body.size() < kMaxErrorBody) {
+    t->response->body.append(data, std::min(len, kMaxErrorBody - t->response->body.size()));
+  }
+  return len;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* headers = static_cast<HttpHeaders*>(user);
+  std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) headers->clear();
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string value = line.substr(colon + 1);
+    auto b = value.find_first_not_of(" \t");
+    auto e = value.find_last_not_of(" \t\r\n");
+    value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+    headers->emplace_back(std::move(name), std::move(value));
+  }
+  return size * n;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  return t->cancellable && object_store_cancel_flag().load() ? 1 : 0;
+}
+
+}  // namespace
+
+std::string xml_text(const std::string& xml, const std::string& tag) {
+  const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+  auto b = xml.find(open);
+  if (b == std::string::npos) return {};
+  b += open.size();
+  auto e = xml.find(close, b);
+  if (e == std::string::npos) return {};
+  return xml_unescape(xml.substr(b, e - b));
+}
+
+S3ErrorBody parse_s3_error(const std::string& body) {
+  S3ErrorBody e;
+  if (body.find("<Error") != std::string::npos) {
+    e.code = one_line(xml_text(body, "Code"));
+    e.message = one_line(xml_text(body, "Message"));
+    return e;
+  }
+  auto nl = body.find('\n');
+  e.message = one_line(body.substr(0, nl));
+  return e;
+}
+
+std::string describe_s3_failure(long status, const std::string& body) {
+  S3ErrorBody e = parse_s3_error(body);
+  std::string out = fmt::format("HTTP {}", status);
+  if (!e.code.empty()) out += " " + e.code;
+  if (!e.message.empty()) out += ": " + e.message;
+  if (e.code.empty() && e.message.empty()) {
+    if (status == 403) out += " Forbidden";
+    else if (status == 404) out += " Not Found";
+    else if (status == 412) out += " Precondition Failed";
+  }
+  return out;
+}
+
+S3Address s3_address(const S3Settings& settings, const std::string& bucket, const std::string& key) {
+  S3Address a;
+  const std::string encoded_key = uri_encode(key, true);
+  if (!settings.endpoint_url.empty()) {
+    const std::string& ep = settings.endpoint_url;
+    auto scheme_end = ep.find("://");
+    std::string scheme = ep.substr(0, scheme_end);
+    std::string rest = ep.substr(scheme_end + 3);
+    auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    // The Host header (and so the signature) carries no default port, as the SDKs send it.
+    if ((scheme == "http" && authority.size() > 3 && authority.ends_with(":80")) )
+      authority.resize(authority.size() - 3);
+    if (scheme == "https" && authority.ends_with(":443")) authority.resize(authority.size() - 4);
+    a.host = authority;
+    a.path = prefix + "/" + bucket + "/" + encoded_key;
+    a.url = scheme + "://" + authority + a.path;
+    return a;
+  }
+  const std::string suffix = settings.region.rfind("cn-", 0) == 0 ? ".amazonaws.com.cn" : ".amazonaws.com";
+  const std::string regional = "s3." + settings.region + suffix;
+  if (bucket.find('.') != std::string::npos) {
+    a.host = regional;
+    a.path = "/" + bucket + "/" + encoded_key;
+  } else {
+    a.host = bucket + "." + regional;
+    a.path = "/" + encoded_key;
+  }
+  a.url = "https://" + a.host + a.path;
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// S3Transport
+
+S3Transport::S3Transport(const S3Settings& settings) : settings_(settings) {
+  static CurlGlobal global;
+  curl_ = curl_easy_init();
+  if (!curl_) throw Error(ExitCode::other, "libcurl: curl_easy_init failed");
+  if (settings_.ca_file.empty()) {
+    if (const char* env = std::getenv("CURL_CA_BUNDLE"); env && *env) settings_.ca_file = env;
+  }
+}
+
+S3Transport::~S3Transport() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+HttpResponse S3Transport::perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
+                                  std::string_view body, const std::function<void(std::string_view)>* sink,
+                                  bool cancellable) {
+  CURL* c = static_cast<CURL*>(curl_);
+  curl_easy_reset(c);  // keeps the connection cache: keep-alive across parts
+  HttpResponse response;
+  Transfer t{c, &response, sink, cancellable, 0, nullptr};
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  // No total timeout (a 5 GiB part may take long); a stalled transfer (<1 B/s for 60 s) fails instead.
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "cryptopipe/" CRYPTOPIPE_VERSION);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  if (!settings_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, settings_.ca_file.c_str());
+  if (method == "GET") {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  } else if (method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (method == "DELETE") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+  } else {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_slist* list = nullptr;
+  bool has_content_type = false;
+  for (const auto& [k, v] : headers) {
+    list = curl_slist_append(list, (k + ": " + v).c_str());
+    if (k == "content-type") has_content_type = true;
+  }
+  // Unsigned defaults libcurl would add: no form content type, no 100-continue round trip.
+  if (!has_content_type) list = curl_slist_append(list, "Content-Type:");
+  list = curl_slist_append(list, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(list);
+  if (t.sink_error) std::rethrow_exception(t.sink_error);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) throw_interrupted(redact_url(url));
+  if (rc != CURLE_OK) {
+    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM)
+      throw RemoteRefusedError("TLS certificate not trusted (" + detail + "); pass --ca-file or set CURL_CA_BUNDLE");
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) throw UsageError(detail);
+    throw TransientError(detail);
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// S3Client
+
+S3Client::S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock)
+    : settings_(std::move(settings)),
+      signer_(std::move(credentials), settings_.region),
+      clock_(clock),
+      transport_(settings_) {}
+
+HttpResponse S3Client::call(S3Transport& transport, const std::string& method, const ObjectUri& uri,
+                            const Query& query, const HttpHeaders& headers, std::string_view body,
+                            const std::function<void(std::string_view)>* sink, bool cancellable,
+                            const std::function<void(HttpHeaders&)>& before_attempt, int max_attempts) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  const S3Address address = s3_address(settings_, uri.bucket, uri.key);
+  const std::string where = uri.str();
+  std::string url = address.url;
+  if (!query.empty()) url += "?" + canonical_query(query);
+  const std::string payload_hash = sha256_hex(body);
+  const int attempts = max_attempts > 0 ? max_attempts : std::max(1, settings_.max_attempts);
+  std::string last_problem;
+  for (int attempt = 1;; ++attempt) {
+    if (cancellable && object_store_cancel_flag().load()) throw_interrupted(where);
+    SignableRequest req{method, address.path, query, headers, payload_hash};
+    if (before_attempt) before_attempt(req.headers);
+    const std::string date = amz_date(clock_.now_us());
+    req.headers.emplace_back("host", address.host);
+    req.headers.emplace_back("x-amz-date", date);
+    req.headers.emplace_back("x-amz-content-sha256", payload_hash);
+    if (!signer_.credentials().session_token.empty())
+      req.headers.emplace_back("x-amz-security-token", signer_.credentials().session_token);
+    HttpHeaders wire = req.headers;
+    wire.emplace_back("authorization", signer_.authorization(req, date));
+    try {
+      HttpResponse r = transport.perform(method, url, wire, body, sink, cancellable);
+      if (!retryable(r.status, r.body)) return r;
+      last_problem = describe_s3_failure(r.status, r.body);
+    } catch (const TransientError& e) {
+      last_problem = e.what();
+    }
+    if (attempt >= attempts)
+      throw TransientError(fmt::format("{}: {} {}: giving up after {} attempts: {}", where, method,
+                                       query.empty() ? "object" : query.front().first, attempt, last_problem));
+    const std::int64_t cap = std::min<std::int64_t>(10000, 200LL << std::min(attempt - 1, 10));
+    const std::int64_t delay = std::uniform_int_distribution<std::int64_t>(cap / 2, cap)(rng);
+    log::warn("{}: {}; retry {}/{} in {} ms", where, last_problem, attempt, attempts - 1, delay);
+    sleep_cancellable(clock_, std::chrono::milliseconds(delay));
+  }
+}
+
+bool S3Client::exists(const ObjectUri& uri) {
+  HttpResponse r = call(transport_, "HEAD", uri, {}, {}, {});
+  if (r.status >= 200 && r.status < 300) return true;
+  if (r.status == 404) return false;
+  throw RemoteRefusedError(uri.str() + ": HEAD: " + describe_s3_failure(r.status, r.body));
+}
+
+std::uint64_t S3Client::get_object(const ObjectUri& src, const std::function<void(std::string_view)>& sink) {
+  std::uint64_t delivered = 0;
+  std::function<void(std::string_view)> counting = [&](std::string_view chunk) {
+    sink(chunk);
+    delivered += chunk.size();
+  };
+  // A retry after a broken transfer resumes where the sink stopped, so no byte reaches it twice.
+  auto resume = [&](HttpHeaders& h) {
+    if (delivered > 0) h.emplace_back("range", fmt::format("bytes={}-", delivered));
+  };
+  HttpResponse r = call(transport_, "GET", src, {}, {}, {}, &counting, true, resume);
+  if (r.status < 200 || r.status >= 300)
+    throw RemoteRefusedError(src.str() + ": GET: " + describe_s3_failure(r.status, r.body));
+  return delivered;
+}
+
+PutResult S3Client::put_file(const std::string& local_path, const ObjectUri& dest, const PutOptions& options) {
+  if (!options.sse.empty() && options.sse != "AES256" && options.sse != "aws:kms")
+    throw UsageError("--sse: must be AES256 or aws:kms");
+  if (!options.sse_kms_key_id.empty() && options.sse != "aws:kms")
+    throw UsageError("--sse-kms-key-id: needs --sse aws:kms");
+  if (options.part_size < kMinPartSize || options.part_size > kMaxPartSize)
+    throw UsageError(fmt::format("--part-size: must be between {} (5 MiB) and {} (5 GiB) bytes", kMinPartSize,
+                                 kMaxPartSize));
+  if (options.concurrency < 1 || options.concurrency > 64) throw UsageError("--concurrency: must be 1 to 64");
+  Fd file;
+  file.fd = ::open(local_path.c_str(), O_RDONLY);
+  if (file.fd < 0) throw UsageError(local_path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) throw UsageError(local_path + ": not a regular file");
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (options.no_overwrite && exists(dest))
+    throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
+  if (size < options.multipart_threshold) return put_single(file.fd, size, dest, options);
+  return put_multipart(file.fd, size, dest, options);
+}
+
+namespace {
+
+HttpHeaders object_headers(const PutOptions& options) {
+  HttpHeaders h;
+  h.emplace_back("content-type", options.content_type.empty() ? "application/octet-stream" : options.content_type);
+  if (!options.sse.empty()) h.emplace_back("x-amz-server-side-encryption", options.sse);
+  if (!options.sse_kms_key_id.empty())
+    h.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options.sse_kms_key_id);
+  return h;
+}
+
+}  // namespace
+
+PutResult S3Client::put_single(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options) {
+  std::string body(size, '\0');
+  if (size > 0 && !pread_all(fd, body.data(), body.size(), 0))
+    throw Error(ExitCode::other, dest.str() + ": reading the local file failed");
+  HttpHeaders h = object_headers(options);
+  h.emplace_back("content-md5", md5_base64(body));
+  // Where the server honours it, the conditional PUT closes the race left by the HEAD check.
+  if (options.no_overwrite) h.emplace_back("if-none-match", "*");
+  HttpResponse r = call(transport_, "PUT", dest, {}, h, body);
+  if (r.status == 412 || (r.status == 409 && xml_text(r.body, "Code") == "ConditionalRequestConflict"))
+    throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
+  if (r.status < 200 || r.status >= 300)
+    throw RemoteRefusedError(dest.str() + ": PUT: " + describe_s3_failure(r.status, r.body));
+  return PutResult{dest.str(), size, strip_quotes(r.header("etag")), 0};
+}
+
+PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options) {
+  const std::string where = dest.str();
+  const std::uint64_t part_count = std::max<std::uint64_t>(1, (size + options.part_size - 1) / options.part_size);
+  if (part_count > kMaxParts)
+    throw UsageError(fmt::format("--part-size: {} bytes gives {} parts, S3 allows {}; raise it", options.part_size,
+                                 part_count, kMaxParts));
+  HttpResponse created = call(transport_, "POST", dest, {{"uploads", ""}}, object_headers(options), {});
+  if (created.status < 200 || created.status >= 300)
+    throw RemoteRefusedError(where + ": CreateMultipartUpload: " + describe_s3_failure(created.status, created.body));
+  const std::string upload_id = xml_text(created.body, "UploadId");
+  if (upload_id.empty()) throw Error(ExitCode::other, where + ": CreateMultipartUpload: no UploadId in the response");
+  const int workers = static_cast<int>(std::min<std::uint64_t>(options.concurrency, part_count));
+  log::info("{}: multipart upload of {} bytes in {} parts of {} bytes, {} at a time", where, size, part_count,
+            options.part_size, workers);
+
+  std::vector<std::string> etags(part_count);
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::exception_ptr first_error;
+  auto worker = [&] {
+    try {
+      S3Transport transport(settings_);
+      std::string buf;
+      for (;;) {
+        if (failed.load() || object_store_cancel_flag().load()) return;
+        const std::uint64_t i = next.fetch_add(1);
+        if (i >= part_count) return;
+        const std::uint64_t offset = i * options.part_size;
+        const std::uint64_t len = std::min(options.part_size, size - offset);
+        buf.resize(len);
+        if (!pread_all(fd, buf.data(), len, offset))
+          throw Error(ExitCode::other, fmt::format("{}: reading part {} from the local file failed", where, i + 1));
+        HttpHeaders h{{"content-md5", md5_base64(buf)}};
+        HttpResponse r = call(transport, "PUT", dest, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
+                              h, buf);
+        if (r.status < 200 || r.status >= 300)
+          throw RemoteRefusedError(
+              fmt::format("{}: UploadPart {}: {}", where, i + 1, describe_s3_failure(r.status, r.body)));
+        etags[i] = r.header("etag");
+        if (etags[i].empty()) throw Error(ExitCode::other, fmt::format("{}: UploadPart {}: no ETag", where, i + 1));
+      }
+    } catch (...) {
+      std::lock_guard lock(error_mutex);
+      if (!first_error) first_error = std::current_exception();
+      failed = true;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+
+  if (first_error || object_store_cancel_flag().load()) {
+    abort_multipart(dest, upload_id);
+    if (first_error) std::rethrow_exception(first_error);
+    throw_interrupted(where);
+  }
+  std::string xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (std::uint64_t i = 0; i < part_count; ++i)
+    xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, xml_escape(etags[i]));
+  xml += "</CompleteMultipartUpload>";
+  HttpHeaders h{{"content-type", "application/xml"}, {"content-md5", md5_base64(xml)}};
+  if (options.no_overwrite) h.emplace_back("if-none-match", "*");
+  HttpResponse done;
+  try {
+    done = call(transport_, "POST", dest, {{"uploadId", upload_id}}, h, xml);
+  } catch (...) {
+    abort_multipart(dest, upload_id);
+    throw;
+  }
+  // CompleteMultipartUpload can fail with 200 and an <Error> body.
+  const bool ok = done.status >= 200 && done.status < 300 && done.body.find("<Error>") == std::string::npos;
+  if (!ok) {
+    abort_multipart(dest, upload_id);
+    if (done.status == 412) throw RemoteRefusedError(where + ": object already exists (--no-overwrite)");
+    const std::string cause = "CompleteMultipartUpload: " + describe_s3_failure(done.status, done.body);
+    if (done.status >= 500 || xml_text(done.body, "Code") == "InternalError") throw TransientError(where + ": " + cause);
+    throw RemoteRefusedError(where + ": " + cause);
+  }
+  return PutResult{where, size, strip_quotes(xml_text(done.body, "ETag")), static_cast<int>(part_count)};
+}
+
+void S3Client::abort_multipart(const ObjectUri& dest, const std::string& upload_id) {
+  // Not cancellable: this is what a SIGTERM is waiting for. Few attempts: the process should end soon.
+  try {
+    HttpResponse r = call(transport_, "DELETE", dest, {{"uploadId", upload_id}}, {}, {}, nullptr, false, {}, 3);
+    if (r.status >= 200 && r.status < 300) {
+      log::warn("{}: multipart upload aborted, no parts left behind", dest.str());
+      return;
+    }
+    log::warn("{}: AbortMultipartUpload failed: {}; parts may remain until a lifecycle rule removes them",
+              dest.str(), describe_s3_failure(r.status, r.body));
+  } catch (const std::exception& e) {
+    log::warn("{}: AbortMultipartUpload failed: {}; parts may remain until a lifecycle rule removes them",
+              dest.str(), e.what());
+  }
+}
+
+}  // namespace cryptopipe

@@ -1,0 +1,77 @@
+#pragma once
+// S3 over libcurl with our SigV4 signer: single PUT, parallel multipart upload (aborted on failure or SIGTERM),
+// streaming GET, HEAD. Path-style addressing for a custom endpoint (moto, MinIO), virtual-hosted for AWS.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "http/http.hpp"
+#include "s3/object_store.hpp"
+#include "s3/sigv4.hpp"
+
+namespace cryptopipe {
+
+/// The parts of an S3 XML error body (<Error><Code>…</Code><Message>…</Message></Error>); empty when absent.
+struct S3ErrorBody {
+  std::string code, message;
+};
+/// Parses an S3 error document; never throws (a non-XML body gives an empty code and its first line as message).
+S3ErrorBody parse_s3_error(const std::string& body);
+/// Text of the first <tag>…</tag> in `xml`, entities decoded; empty if missing.
+std::string xml_text(const std::string& xml, const std::string& tag);
+/// One-line "HTTP 403 AccessDenied: Access Denied" for a failed response.
+std::string describe_s3_failure(long status, const std::string& body);
+
+/// Where a request for bucket/key goes: the URL and what SigV4 signs (host header and encoded path).
+struct S3Address {
+  std::string url, host, path;
+};
+/// Path-style under `endpoint_url` when set (http[s]://host[:port]), else virtual-hosted on AWS for `region`
+/// (path-style there too for bucket names with dots, which break TLS wildcard certificates).
+S3Address s3_address(const S3Settings& settings, const std::string& bucket, const std::string& key);
+
+/// One libcurl easy handle (one per thread); streams GET bodies to a sink and aborts transfers on the cancel flag.
+class S3Transport {
+ public:
+  explicit S3Transport(const S3Settings& settings);
+  ~S3Transport();
+  S3Transport(const S3Transport&) = delete;
+  S3Transport& operator=(const S3Transport&) = delete;
+  /// Performs one request. 2xx bodies go to `sink` when given; error bodies are kept in the response.
+  /// Throws TransientError on network failures (and on cancellation when `cancellable`).
+  HttpResponse perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
+                       std::string_view body, const std::function<void(std::string_view)>* sink, bool cancellable);
+
+ private:
+  void* curl_;
+  S3Settings settings_;
+};
+
+class S3Client final : public ObjectStore {
+ public:
+  S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock = system_clock());
+  PutResult put_file(const std::string& local_path, const ObjectUri& dest, const PutOptions& options) override;
+  std::uint64_t get_object(const ObjectUri& src, const std::function<void(std::string_view)>& sink) override;
+  bool exists(const ObjectUri& uri) override;
+
+ private:
+  using Query = std::vector<std::pair<std::string, std::string>>;
+  /// Signs and sends with retries on network errors, 5xx, 429 and S3's retryable 400s; returns the first
+  /// response that is not retryable (any status). Throws TransientError when attempts run out.
+  HttpResponse call(S3Transport& transport, const std::string& method, const ObjectUri& uri, const Query& query,
+                    const HttpHeaders& headers, std::string_view body,
+                    const std::function<void(std::string_view)>* sink = nullptr, bool cancellable = true,
+                    const std::function<void(HttpHeaders&)>& before_attempt = {}, int max_attempts = 0);
+  PutResult put_single(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options);
+  PutResult put_multipart(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options);
+  void abort_multipart(const ObjectUri& dest, const std::string& upload_id);
+
+  S3Settings settings_;
+  SigV4Signer signer_;
+  Clock& clock_;
+  S3Transport transport_;  // the calling thread's handle; multipart workers open their own
+};
+
+}  // namespace cryptopipe
