@@ -25,6 +25,8 @@ class LineReader {
   /// Byte offset of the start of the line last returned.
   std::size_t line_offset() const { return line_offset_; }
   const std::string& name() const { return name_; }
+  /// The underlying stream, for readers that parse it directly (do not mix with next()).
+  std::FILE* file() const { return f_; }
 
  private:
   std::FILE* f_;

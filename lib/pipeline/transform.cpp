@@ -160,7 +160,8 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
 
   LineHandler(const std::string& where, Sink& sink) : where_(where), sink_(sink) {}
 
-  std::string_view provider_name, symbol_id, period_id, fetched_at, window_start, window_end;
+  // Copied: a streaming (non in-situ) parse hands out text that lives only for the callback.
+  std::string provider_name, symbol_id, period_id, fetched_at, window_start, window_end;
   bool include_open = false;
   bool saw_body = false, saw_array = false;
   const Provider* provider = nullptr;
@@ -171,7 +172,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
   bool EndObject(rapidjson::SizeType) { return close(); }
   bool EndArray(rapidjson::SizeType) { return close(); }
   bool Key(const char* str, rapidjson::SizeType len, bool) {
-    frames_.back().key = std::string_view(str, len);
+    frames_.back().key.assign(str, len);
     return true;
   }
   bool String(const char* str, rapidjson::SizeType len, bool) {
@@ -189,7 +190,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
     Role role;
     bool is_array;
     std::size_t path_index = 0;  // for on_path: index of the next member name to match
-    std::string_view key;
+    std::string key;
   };
 
   void start_body() {
@@ -238,16 +239,17 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
     if (role == Role::on_path) path_index = frames_.back().role == Role::on_path ? frames_.back().path_index + 1 : 0;
     if (role == Role::candle_array) saw_array = true;
     if (!frames_.empty() && frames_.back().role == Role::candle) {
-      candle_.fields.push_back({frames_.back().key, {}, CandleFields::Kind::other});  // nested value in a candle
+      add_field(frames_.back().key, {}, CandleFields::Kind::other);  // nested value in a candle
     }
     if (role == Role::candle) {
-      candle_.fields.clear();
+      raw_.clear();
+      arena_.clear();
       if (is_array) {
         sink_.reject("[...]", "candle: not a JSON object");
         role = Role::skip;
       }
     }
-    frames_.push_back({role, is_array, path_index, {}});
+    frames_.push_back({role, is_array, path_index, std::string()});
     return true;
   }
 
@@ -279,7 +281,7 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
         }
         return true;
       case Role::candle:
-        candle_.fields.push_back({parent.key, text, kind});
+        add_field(parent.key, text, kind);
         return true;
       case Role::candle_array:
         sink_.reject(std::string(text.substr(0, 60)), "candle: not a JSON object");
@@ -289,7 +291,17 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
     }
   }
 
+  void add_field(std::string_view name, std::string_view text, CandleFields::Kind kind) {
+    raw_.push_back({arena_.size(), name.size(), arena_.size() + name.size(), text.size(), kind});
+    arena_.append(name);
+    arena_.append(text);
+  }
+
   void emit() {
+    candle_.fields.clear();
+    for (const auto& r : raw_)
+      candle_.fields.push_back({std::string_view(arena_).substr(r.name_off, r.name_len),
+                                std::string_view(arena_).substr(r.text_off, r.text_len), r.kind});
     Candle& c = reused_;  // its strings keep their capacity from candle to candle
     std::string reason = provider->parse_candle(candle_, symbol_, period, c);
     if (!reason.empty()) {
@@ -304,8 +316,52 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
   std::vector<Frame> frames_;
   std::vector<std::string_view> path_;
   std::string symbol_;
+  struct RawField {
+    std::size_t name_off, name_len, text_off, text_len;
+    CandleFields::Kind kind;
+  };
+  std::vector<RawField> raw_;  // the open candle's members, as offsets into arena_
+  std::string arena_;
   CandleFields candle_;
   Candle reused_;
+};
+
+/// A rapidjson input stream over stdio that counts lines: memory stays one buffer whatever the line length.
+class CountingFileStream {
+ public:
+  using Ch = char;
+  explicit CountingFileStream(std::FILE* f) : f_(f) { refill(); }
+  Ch Peek() const { return cur_ < end_ ? *cur_ : '\0'; }
+  Ch Take() {
+    if (cur_ >= end_) return '\0';
+    Ch c = *cur_++;
+    if (c == '\n') ++line_;
+    if (cur_ == end_) refill();
+    return c;
+  }
+  std::size_t Tell() const { return consumed_ + static_cast<std::size_t>(cur_ - buf_); }
+  bool at_eof() const { return cur_ >= end_; }
+  std::size_t line() const { return line_; }
+  // Output side of the stream concept: never used by a reader.
+  Ch* PutBegin() { return nullptr; }
+  void Put(Ch) {}
+  void Flush() {}
+  std::size_t PutEnd(Ch*) { return 0; }
+
+ private:
+  void refill() {
+    consumed_ += static_cast<std::size_t>(end_ - buf_);
+    std::size_t n = std::fread(buf_, 1, sizeof buf_, f_);
+    if (n == 0 && std::ferror(f_)) throw Error(ExitCode::other, fmt::format("read error: {}", std::strerror(errno)));
+    cur_ = buf_;
+    end_ = buf_ + n;
+  }
+  std::FILE* f_;
+  char buf_[1 << 16];
+  char* cur_ = buf_;
+  char* end_ = buf_;
+  std::size_t consumed_ = 0;
+  std::size_t line_ = 1;
 };
 
 }  // namespace
@@ -323,6 +379,7 @@ TransformStats run_transform(LineReader& in, OutputSink& out, OutputSink* reject
     LineReader& in;
     std::string& row;
     std::string where;
+    std::size_t line = 0;
     std::optional<UnixMicros> window_start, window_end, fetched_at;
     bool window_parsed = false;
     Collector(TransformStats& s, RowSorter& so, OutputSink* r, const TransformOptions& o, LineReader& i, std::string& rw)
@@ -353,7 +410,7 @@ TransformStats run_transform(LineReader& in, OutputSink& out, OutputSink* reject
       if (rejects)
         rejects->write(fmt::format(R"({{"file":"{}","line":{},"reason":"{}","candle":{}}})"
                                    "\n",
-                                   log::json_escape(in.name()), in.line_number(), log::json_escape(reason), raw_json));
+                                   log::json_escape(in.name()), line, log::json_escape(reason), raw_json));
       if (static_cast<std::int64_t>(stats.rejects) > options.max_rejects)
         throw BadDataError(fmt::format("{}: candle rejected: {} (more than --max-rejects {})", where, reason,
                                        options.max_rejects));
@@ -361,24 +418,23 @@ TransformStats run_transform(LineReader& in, OutputSink& out, OutputSink* reject
   };
   Collector collector(stats, sorter, rejects, options, in, row);
 
-  char* data;
-  std::size_t size;
-  while (in.next(data, size)) {
+  CountingFileStream stream(in.file());
+  for (;;) {
+    while (!stream.at_eof() && (stream.Peek() == ' ' || stream.Peek() == '\t' || stream.Peek() == '\r' ||
+                                stream.Peek() == '\n'))
+      stream.Take();
+    if (stream.at_eof()) break;
     ++stats.lines;
-    if (size == 0 || (size == 1 && data[0] == '\r')) continue;
-    if (std::strlen(data) != size)
-      throw BadDataError(fmt::format("{}: line {}, byte offset {}: malformed JSON: NUL byte", in.name(),
-                                     in.line_number(), in.line_offset() + std::strlen(data)));
-    collector.where = fmt::format("{}: line {}", in.name(), in.line_number());
+    collector.line = stream.line();
+    collector.where = fmt::format("{}: line {}", in.name(), collector.line);
     collector.window_parsed = false;
     LineHandler handler(collector.where, collector);
     rapidjson::Reader reader;
-    rapidjson::InsituStringStream stream(data);
-    auto result = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseNumbersAsStringsFlag |
-                               rapidjson::kParseValidateEncodingFlag | rapidjson::kParseStopWhenDoneFlag>(stream, handler);
+    auto result = reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseValidateEncodingFlag |
+                               rapidjson::kParseStopWhenDoneFlag>(stream, handler);
     if (result.IsError())
-      throw BadDataError(fmt::format("{}, byte offset {}: malformed JSON: {}", collector.where,
-                                     in.line_offset() + result.Offset(), rapidjson::GetParseError_En(result.Code())));
+      throw BadDataError(fmt::format("{}, byte offset {}: malformed JSON: {}", collector.where, result.Offset(),
+                                     rapidjson::GetParseError_En(result.Code())));
     if (!handler.saw_body) {
       if (handler.provider_name.empty()) throw BadDataError(collector.where + ": field \"provider\": missing");
       if (handler.symbol_id.empty()) throw BadDataError(collector.where + ": field \"symbol_id\": missing");
