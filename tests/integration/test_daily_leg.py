@@ -280,6 +280,31 @@ def test_copy_of_a_header_only_export_loads_nothing(cli, pg, moto, source, wareh
     assert pg.query(warehouse, "SELECT count(*) FROM ohlcv") == [("0",)]
 
 
+def test_target_auto_picks_postgres_from_select_version(cli, pg, source, warehouse, tmp_path):
+    out = tmp_path / "day.csv.gz"
+    export(cli, pg, source.db, out)
+    res = ok(cli(["copy-redshift", "--s3-uri", f"file://{out}"], env=pg.env(warehouse)))  # --target auto
+    assert res.stdout.strip() == f"inserted {TOTAL}, updated 0, unchanged 0"
+    assert "PostgreSQL" in res.stderr
+    assert rows(pg, warehouse) == rows(pg, source.db)
+
+
+def test_missing_objects_are_refused_and_load_nothing(cli, pg, moto, bucket, source, warehouse, tmp_path):
+    res = cli(["copy-redshift", "--s3-uri", f"file://{tmp_path}/nope.csv.gz", "--target", "postgres"],
+              env=pg.env(warehouse))
+    assert_error(res, 4, "copy-redshift", "nope.csv.gz")
+    res = cli(["copy-redshift", "--s3-uri", f"s3://{bucket}/missing/day.csv.gz", "--target", "postgres"],
+              env={**pg.env(warehouse), **moto.env()})
+    assert_error(res, 4, "copy-redshift", "missing/day.csv.gz")
+    # a manifest whose mandatory part is gone: nothing from the other parts is kept
+    export(cli, pg, source.db, tmp_path / "day.csv", "--max-rows-per-file", "300")
+    (tmp_path / "day.part0001.csv").unlink()
+    res = cli(["copy-redshift", "--s3-uri", f"file://{tmp_path}/day.manifest", "--manifest", "--target", "postgres"],
+              env=pg.env(warehouse))
+    assert_error(res, 4, "copy-redshift", "day.part0001.csv")
+    assert pg.query(warehouse, "SELECT count(*) FROM ohlcv") == [("0",)]
+
+
 def test_copy_of_a_bad_file_is_bad_data_naming_the_line_and_loads_nothing(cli, pg, moto, source, warehouse,
                                                                          tmp_path):
     good = tmp_path / "good.csv"
