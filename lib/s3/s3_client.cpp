@@ -399,6 +399,12 @@ PutResult S3Client::put_file(const std::string& local_path, const ObjectUri& des
 
 namespace {
 
+// S3's ETag of a single PUT or a part is the hex MD5 of the bytes, except under SSE-KMS (and SSE-C).
+bool etag_matches(const std::string& etag, std::string_view body, const PutOptions& options) {
+  if (options.sse == "aws:kms" || etag.size() != 32) return true;
+  return etag == md5_hex(body);
+}
+
 HttpHeaders object_headers(const PutOptions& options) {
   HttpHeaders h;
   h.emplace_back("content-type", options.content_type.empty() ? "application/octet-stream" : options.content_type);
@@ -423,7 +429,14 @@ PutResult S3Client::put_single(int fd, std::uint64_t size, const ObjectUri& dest
     throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
   if (r.status < 200 || r.status >= 300)
     throw RemoteRefusedError(dest.str() + ": PUT: " + describe_s3_failure(r.status, r.body));
-  return PutResult{dest.str(), size, strip_quotes(r.header("etag")), 0};
+  const std::string etag = strip_quotes(r.header("etag"));
+  if (!etag_matches(etag, body, options)) {
+    // Servers that skip the Content-MD5 check (moto, some S3 clones) stored corrupted bytes: better no object.
+    call(transport_, "DELETE", dest, {}, {}, {}, nullptr, false);
+    throw TransientError(dest.str() + ": PUT: ETag " + etag + " is not the MD5 of the bytes sent (" +
+                         md5_hex(body) + "): corrupted in transit; object deleted");
+  }
+  return PutResult{dest.str(), size, etag, 0};
 }
 
 PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options) {
@@ -467,6 +480,9 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
               fmt::format("{}: UploadPart {}: {}", where, i + 1, describe_s3_failure(r.status, r.body)));
         etags[i] = r.header("etag");
         if (etags[i].empty()) throw Error(ExitCode::other, fmt::format("{}: UploadPart {}: no ETag", where, i + 1));
+        if (!etag_matches(strip_quotes(etags[i]), buf, options))
+          throw TransientError(fmt::format("{}: UploadPart {}: ETag {} is not the MD5 of the bytes sent: corrupted "
+                                           "in transit", where, i + 1, etags[i]));
       }
     } catch (...) {
       std::lock_guard lock(error_mutex);
