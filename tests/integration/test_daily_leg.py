@@ -175,6 +175,9 @@ def test_bad_identifiers_and_flags_are_usage_errors(cli, pg, source, tmp_path):
                  "copy-redshift", "schema")
     assert_error(cli(["copy-redshift", "--s3-uri", "file:///tmp/x.csv", "--mode", "merge"], env=env), 2,
                  "copy-redshift", "--mode")
+    # a failing export (no such table) leaves no file, not even a partial or temp one
+    assert_error(cli(["export-csv", "--date", DAY, "--table", "no_such_table", "-o", tmp_path / "x.csv.gz",
+                      "--max-rows-per-file", "10"], env=env), 1, "export-csv", "no_such_table")
     assert not list(tmp_path.iterdir())
     assert pg.query(source.db, "SELECT count(*) FROM ohlcv") == [(str(TOTAL),)]
 
