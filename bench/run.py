@@ -288,13 +288,16 @@ class Bench:
 
     # ---------------------------------------------------------------- data
     def make_data(self, n: int) -> dict:
-        d = self.work / f"data-{n}"
-        d.mkdir(exist_ok=True)
-        data = {"json": d / "candles.jsonl", "csv": d / "candles.csv"}
-        with open(data["json"], "w", buffering=1 << 20) as f:
-            generate.write_coinapi(f, n, self.args.seed)
-        with open(data["csv"], "w", newline="", buffering=1 << 20) as f:
-            generate.write_csv(f, n, self.args.seed)
+        d = Path(self.args.data_cache) if self.args.data_cache else self.work / f"data-{n}"
+        d.mkdir(parents=True, exist_ok=True)
+        data = {"json": d / f"candles-{n}-{self.args.seed}.jsonl", "csv": d / f"candles-{n}-{self.args.seed}.csv"}
+        for key, write in (("json", generate.write_coinapi), ("csv", generate.write_csv)):
+            if data[key].exists():  # only a cache holds earlier files: written whole, then renamed
+                continue
+            tmp = data[key].with_suffix(".tmp")
+            with open(tmp, "w", newline="", buffering=1 << 20) as f:
+                write(f, n, self.args.seed)
+            tmp.rename(data[key])
         last = max(c for _, _, _, _, c in generate.plan(n))
         end = generate.START + last * generate.PERIOD_SECONDS
         data["window"] = (fmt_day(generate.START), fmt_day(end + 86400 - end % 86400))
@@ -507,11 +510,11 @@ def markdown(result: dict, rows: list[dict], goals: list[dict]) -> str:
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if r.get("wall_s") is None:
-            lines.append(f"| {r['category']} | {md(r['tool'])} | {r['rows']:,} | 0/{r['runs']} | failed | | | | | |")
+            lines.append(f"| {r['category']} | {md(r['tool'])} | {size_label(r)} | 0/{r['runs']} | failed | | | | | |")
             continue
         lines.append(
             f"| {r['category']} | {'**' + md(r['tool']) + '**' if r['cryptopipe'] else md(r['tool'])} | "
-            f"{r['rows']:,} | {r['ok_runs']}/{r['runs']} | {r['wall_s']:.3f} ({r['wall_min_s']:.3f}–"
+            f"{size_label(r)} | {r['ok_runs']}/{r['runs']} | {r['wall_s']:.3f} ({r['wall_min_s']:.3f}–"
             f"{r['wall_max_s']:.3f}) | {'' if r.get('cpu_s') is None else format(r['cpu_s'], '.2f')} | "
             f"{si(r['rows_s']) if r.get('rows_s') else '—'} | {r['mb_s']:.1f} | "
             f"{r['rss_mib']:.1f} | "
@@ -594,6 +597,10 @@ def fmt_day(t: int) -> str:
     return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d")
 
 
+def size_label(r: dict) -> str:
+    return f"{r['rows']:,}" if r["rows"] else f"{r['bytes_in'] / 1e6:.0f} MB file"
+
+
 def stamp_of(iso: str) -> str:
     return iso.replace(":", "").replace("-", "")
 
@@ -649,6 +656,8 @@ def main(argv=None) -> int:
     ap.add_argument("--python", default=None, help="python for the baselines (default: .venv-bench, else this one)")
     ap.add_argument("--results-dir", default=str(BENCH / "results"))
     ap.add_argument("--work-dir", default=None, help="where data and the PostgreSQL cluster go (default: TMPDIR)")
+    ap.add_argument("--data-cache", default=None,
+                    help="keep generated data here and reuse it (same rows and seed) instead of regenerating")
     ap.add_argument("--keep-work", action="store_true")
     ap.add_argument("--merge", action="append", default=[], metavar="RESULT.json",
                     help="add an earlier run's samples for the (tool, rows) pairs this run did not measure, so a "
