@@ -356,17 +356,25 @@ def test_identifier_with_sql_is_refused_by_the_daily_leg_too(cli, pg, ident_db, 
 # S3 keys with awkward characters round-trip exactly
 # ------------------------------------------------------------------------------------------------
 
+GAP_DOT_SEGMENTS = ("upload-s3 signs the key as given but libcurl removes the `/../` dot segments from the request path "
+                    "(CURLOPT_PATH_AS_IS is not set), so S3 answers 403 SignatureDoesNotMatch (exit 4); without the "
+                    "signature check the bytes would land under a DIFFERENT key (exports/../dots/../x -> x). boto3 "
+                    "round-trips this key against the same moto")
 AWKWARD_KEYS = [
     "exports/with space/2024-01-01 ohlcv.csv",
     "exports/plus+sign/a+b.csv",
     "exports/equals=sign/date=2024-01-01/ohlcv.csv",
     "exports/unicode/prix-€-ünïcødé-日本.csv",
-    "exports/../dots/../ohlcv.csv",
+    pytest.param("exports/../dots/../ohlcv.csv", marks=pytest.mark.xfail(strict=True, reason=GAP_DOT_SEGMENTS),
+                 id="dot-dot-segments"),
+    pytest.param("exports/./single-dot/ohlcv.csv", marks=pytest.mark.xfail(strict=True, reason=GAP_DOT_SEGMENTS),
+                 id="single-dot-segment"),
     "exports/mixed ~!$&'()*,;@ +=/x.csv",
+    "exports/trailing-slash-dir/",
 ]
 
 
-@pytest.mark.parametrize("key", AWKWARD_KEYS, ids=[f"key{i}" for i in range(len(AWKWARD_KEYS))])
+@pytest.mark.parametrize("key", AWKWARD_KEYS)
 def test_s3_awkward_keys_round_trip(cli, moto, tmp_path, key):
     bucket = moto.create_bucket("keys-" + os.urandom(4).hex())
     src = tmp_path / "data.csv"
