@@ -10,6 +10,7 @@ the rest of the matrix.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
 import subprocess
 import time
@@ -468,3 +469,132 @@ def test_export_csv_into_full_disk_is_clear_error_no_partial_file(cli, pg, tmp_p
     assert res.returncode == 1, res.stderr
     assert_one_error_line(res.stderr, "export-csv", out.name, alternatives=("no space",))
     assert list(full.iterdir()) == [], "a partial or temp file was left on the full disk"
+
+
+# ================================================================================================
+# S3 faults (moto behind tests/reliability/fault_proxy.py; signatures still checked by moto)
+# ================================================================================================
+
+MiB = 1 << 20
+
+
+@pytest.fixture
+def s3_proxy(moto):
+    from fault_proxy import FaultProxy
+    host, port = moto.endpoint.rsplit("/", 1)[-1].split(":")
+    proxy = FaultProxy(host, int(port))
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def s3_file(tmp_path) -> Path:
+    p = tmp_path / "export.csv.gz"
+    p.write_bytes(os.urandom(17 * MiB))  # 4 parts of 5 MiB (the last one 2 MiB)
+    return p
+
+
+def _bucket(moto) -> str:
+    return moto.create_bucket("faults-" + os.urandom(4).hex())
+
+
+def _upload_args(src, bucket, key, proxy, *extra):
+    return ["upload-s3", src, f"s3://{bucket}/{key}", "--endpoint-url", proxy.endpoint, "--part-size", "5MiB",
+            "--multipart-threshold", "5MiB", "--concurrency", "2", *extra]
+
+
+def _no_upload_left(moto, bucket, key):
+    assert moto.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == [], "multipart upload left behind"
+    keys = [o["Key"] for o in moto.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert key not in keys, "an object exists after a failed upload"
+
+
+def _object_bytes(moto, bucket, key) -> bytes:
+    return moto.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _parts(proxy, outcome=None):
+    return [(q.get("partNumber", ["?"])[0], o) for (m, p, q, o, t) in proxy.log
+            if m == "PUT" and "partNumber" in q and (outcome is None or o == outcome)]
+
+
+def test_s3_server_down_is_exit_5_bounded(cli, moto, s3_file):
+    from harness import free_port
+    bucket = _bucket(moto)
+    t0 = time.monotonic()
+    res = cli(["upload-s3", s3_file, f"s3://{bucket}/k.csv.gz", "--endpoint-url", f"http://127.0.0.1:{free_port()}",
+               "--max-attempts", "2"], env=moto.env(), timeout=120)
+    assert res.returncode == 5, res.stderr
+    assert_one_error_line(res.stderr, "upload-s3", f"s3://{bucket}/k.csv.gz")
+    assert time.monotonic() - t0 < 30
+    _no_upload_left(moto, bucket, "k.csv.gz")
+
+
+def test_s3_part_failing_with_500_is_retried_object_exact(cli, moto, s3_proxy, s3_file):
+    from fault_proxy import is_upload_part
+    bucket = _bucket(moto)
+    s3_proxy.rules.append({"match": lambda m, p, q: is_upload_part(m, p, q) and q["partNumber"] == ["2"],
+                           "action": "status", "status": 500, "times": 2})
+    res = cli(_upload_args(s3_file, bucket, "k.csv.gz", s3_proxy), env=moto.env(), timeout=180)
+    assert res.returncode == 0, res.stderr
+    assert _object_bytes(moto, bucket, "k.csv.gz") == s3_file.read_bytes()
+    assert [o for n, o in _parts(s3_proxy) if n == "2"] == ["status", "status", "forward"]
+    assert moto.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_s3_connection_dropped_on_a_part_is_retried_object_exact(cli, moto, s3_proxy, s3_file):
+    from fault_proxy import is_upload_part
+    bucket = _bucket(moto)
+    s3_proxy.rules.append({"match": is_upload_part, "action": "drop", "times": 1})
+    res = cli(_upload_args(s3_file, bucket, "k.csv.gz", s3_proxy), env=moto.env(), timeout=180)
+    assert res.returncode == 0, res.stderr
+    assert _object_bytes(moto, bucket, "k.csv.gz") == s3_file.read_bytes()
+
+
+def test_s3_part_failing_for_good_aborts_upload_no_object(cli, moto, s3_proxy, s3_file):
+    from fault_proxy import is_upload_part
+    bucket = _bucket(moto)
+    s3_proxy.rules.append({"match": lambda m, p, q: is_upload_part(m, p, q) and q["partNumber"] == ["3"],
+                           "action": "status", "status": 500, "times": None})
+    res = cli(_upload_args(s3_file, bucket, "k.csv.gz", s3_proxy, "--max-attempts", "3"), env=moto.env(),
+              timeout=180)
+    assert res.returncode == 5, res.stderr
+    assert_one_error_line(res.stderr, "upload-s3", "500")
+    assert len([1 for n, o in _parts(s3_proxy) if n == "3"]) == 3  # bounded by --max-attempts
+    assert any(m == "DELETE" and "uploadId" in q for (m, p, q, o, t) in s3_proxy.log), "no AbortMultipartUpload"
+    _no_upload_left(moto, bucket, "k.csv.gz")
+
+
+def test_s3_complete_failing_for_good_aborts_upload_no_object(cli, moto, s3_proxy, s3_file):
+    bucket = _bucket(moto)
+    s3_proxy.rules.append({"match": lambda m, p, q: m == "POST" and "uploadId" in q, "action": "status",
+                           "status": 503, "times": None})
+    res = cli(_upload_args(s3_file, bucket, "k.csv.gz", s3_proxy, "--max-attempts", "2"), env=moto.env(),
+              timeout=180)
+    assert res.returncode == 5, res.stderr
+    assert_one_error_line(res.stderr, "upload-s3", "503")
+    _no_upload_left(moto, bucket, "k.csv.gz")
+
+
+def test_s3_sigterm_mid_upload_aborts_and_rerun_is_exact(cryptopipe_bin, cli, moto, s3_proxy, s3_file):
+    from fault_proxy import is_upload_part
+    bucket = _bucket(moto)
+    s3_proxy.rules.append({"match": lambda m, p, q: is_upload_part(m, p, q) and q["partNumber"] != ["1"],
+                           "action": "stall", "seconds": 8, "times": None})
+    proc = popen_cli(cryptopipe_bin, _upload_args(s3_file, bucket, "k.csv.gz", s3_proxy), env=moto.env())
+    try:
+        wait_until(lambda: _parts(s3_proxy, "stall"), 30, what="a part upload in flight")
+        rc, took = sigterm_and_wait(proc, timeout=5)
+        err = proc.stderr.read().decode(errors="replace")
+        assert rc != 0, err
+        assert took < 2.0, f"{took:.2f}s to exit after SIGTERM"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _no_upload_left(moto, bucket, "k.csv.gz")
+    s3_proxy.rules.clear()
+    again = cli(_upload_args(s3_file, bucket, "k.csv.gz", s3_proxy), env=moto.env(), timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert _object_bytes(moto, bucket, "k.csv.gz") == s3_file.read_bytes()
+    assert moto.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
