@@ -12,7 +12,8 @@ seconds="${1:-30}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(fuzz_coinapi_page fuzz_bitstamp_page fuzz_timestamp fuzz_decimal fuzz_transform_line)
+    targets=(fuzz_coinapi_page fuzz_bitstamp_page fuzz_timestamp fuzz_decimal fuzz_transform_line fuzz_s3_error
+             fuzz_gunzip fuzz_manifest)
 fi
 
 cc="${CC:-$(command -v clang-14 || command -v clang || true)}"
