@@ -81,9 +81,11 @@ GAP_BIG_NUMBER = ("rapidjson fails the whole line as malformed JSON ('Number too
                   "be a counted reject")
 GAP_TRAILING = ("kParseStopWhenDoneFlag: bytes after the line's JSON object are silently ignored, so a corrupt line "
                 "(`{...}}]xyz`) is accepted with exit 0")
-GAP_SYMBOL = ("transform does not validate the envelope's symbol_id and append_csv_row writes it unquoted: exit 0 and a "
+GAP_SYMBOL = ("transform does not validate the envelope's symbol_id and append_csv_row writes it unquoted: exit 0 and "
+              "a "
               "canonical CSV row that is not 13 fields (comma), or has a stray quote / line break")
-GAP_SHARED_BUFFER = ("lib/io/files.cpp OutputSink uses ONE `static thread_local` setvbuf buffer for every sink: with -o "
+GAP_SHARED_BUFFER = ("lib/io/files.cpp OutputSink uses ONE `static thread_local` setvbuf buffer for every sink: "
+                     "with -o "
                      "FILE and --rejects FILE both open, the rejects file receives the CSV bytes (header and rows) "
                      "instead of the reject JSON lines")
 GAP_DUP_FILE = ("the duplicate-key error names the table and the line but not the input file: "
@@ -177,7 +179,8 @@ LINE_CASES = [
                                                     envelope_over={"url": '"http://x/\xff"'}).encode("latin-1")),
          fields=("json", "utf-8", "encoding")),
     Case("utf8_cut_inside_a_character_at_line_end", "t-reject",
-         lambda: t_lines(GOOD_COINAPI, b'{"provider":"coinapi","symbol_id":"\xf4'), fields=("json", "utf-8", "encoding")),
+         lambda: t_lines(GOOD_COINAPI, b'{"provider":"coinapi","symbol_id":"\xf4'),
+         fields=("json", "utf-8", "encoding")),
     Case("utf8_cut_inside_a_character_at_eof", "t-reject",
          lambda: t_lines(GOOD_COINAPI) + b'{"provider":"\xe2\x82', fields=("json", "utf-8", "encoding")),
     Case("utf8_overlong_encoding", "t-reject",

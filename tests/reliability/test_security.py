@@ -356,7 +356,8 @@ def test_identifier_with_sql_is_refused_by_the_daily_leg_too(cli, pg, ident_db, 
 # S3 keys with awkward characters round-trip exactly
 # ------------------------------------------------------------------------------------------------
 
-GAP_DOT_SEGMENTS = ("upload-s3 signs the key as given but libcurl removes the `/../` dot segments from the request path "
+GAP_DOT_SEGMENTS = ("upload-s3 signs the key as given but libcurl removes the `/../` dot segments from the request "
+                    "path "
                     "(CURLOPT_PATH_AS_IS is not set), so S3 answers 403 SignatureDoesNotMatch (exit 4); without the "
                     "signature check the bytes would land under a DIFFERENT key (exports/../dots/../x -> x). boto3 "
                     "round-trips this key against the same moto")
