@@ -124,6 +124,8 @@ class Bench:
             ok, why = needs.get(tool, (True, ""))
             if only and cat not in only:
                 ok, why = False, f"not selected (--tools {self.args.tools})"
+            if self.args.skip_python and tool.startswith(SLOW_PYTHON):
+                ok, why = False, "not selected (--skip-python)"
             if not ok:
                 self.skipped[tool] = why
 
@@ -649,6 +651,8 @@ def main(argv=None) -> int:
     ap.add_argument("--large-runs", type=int, default=3, help="runs for sizes above --baseline-max-rows")
     ap.add_argument("--python-runs", type=int, default=2,
                     help="runs of the slow Python baselines (pandas, psycopg2, python json) above 100k rows")
+    ap.add_argument("--skip-python", action="store_true",
+                    help="leave out the slow Python baselines (merge them from an earlier part with --merge)")
     ap.add_argument("--upload-mb", type=int, default=200, help="size of the upload file (MB)")
     ap.add_argument("--tools", default="", help="only these steps: transform,load,export,upload")
     ap.add_argument("--seed", type=int, default=42)
