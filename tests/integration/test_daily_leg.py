@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -407,3 +408,35 @@ def test_redshift_plan_statements_do_the_right_thing_when_run_on_postgres(cli, p
     pg.query(warehouse, "TRUNCATE ohlcv")
     assert run_redshift_script_on_postgres(pg, warehouse, plan("append"), csv) == [str(TOTAL)]
     assert rows(pg, warehouse) == rows(pg, source.db)
+
+
+@pytest.mark.slow
+def test_export_memory_stays_flat_for_a_large_window(cryptopipe_bin, pg, tmp_path):
+    """400k candles (~70 MB of CSV) export with a small, constant resident set: rows stream from COPY to the file."""
+    db = pg.create_db("daily_large")
+    subprocess.run([str(cryptopipe_bin), "load-postgres", "--create-only"], env=base_env(pg.env(db)), check=True,
+                   capture_output=True)
+    pg.query(db, """
+        INSERT INTO ohlcv (symbol_id, period_id, time_period_start, time_period_end, time_open, time_close,
+                           price_open, price_high, price_low, price_close, volume_traded, trades_count, source)
+        SELECT 'SYM_' || (i % 40), '1MIN', ts, ts + interval '1 minute', ts + interval '1.25 second',
+               ts + interval '59 second', 42000.12345678, 42100.5, 41900.000001, 42050.10, 12.3456789012, i, 'coinapi'
+          FROM generate_series(0, 399999) AS i,
+               LATERAL (SELECT timestamptz '2024-03-01 00:00:00+00' + (i / 40) * interval '1 minute' AS ts) t""")
+    def export_rss(end: str, out: Path) -> tuple[int, str]:
+        proc = subprocess.Popen([str(cryptopipe_bin), "export-csv", "--start", "2024-03-01", "--end", end,
+                                 "-o", str(out), "--max-rows-per-file", "150000"], env=base_env(pg.env(db)),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (KiB on Linux)
+        assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()
+        return usage.ru_maxrss, proc.stdout.read().decode()
+
+    small_rss, _ = export_rss("2024-03-01T00:10:00Z", tmp_path / "small.csv")  # 400 rows
+    rss, stdout = export_rss("2024-03-31", tmp_path / "big.csv")
+    files = exported_files(stdout)
+    assert [int(f["rows"]) for f in files] == [150000, 150000, 100000]
+    assert sum(int(f["bytes"]) for f in files) > 64 * 2**20
+    assert rss < small_rss + 8 * 1024, f"peak RSS {rss} KiB for 400k rows vs {small_rss} KiB for 400 rows"
+    first = (tmp_path / "big.part0000.csv").open().readlines()[1]
+    assert first == ("SYM_0,1MIN,2024-03-01 00:00:00+00,2024-03-01 00:01:00+00,2024-03-01 00:00:01.250000+00,"
+                     "2024-03-01 00:00:59+00,42000.12345678,42100.5,41900.000001,42050.10,12.3456789012,0,coinapi\n")
