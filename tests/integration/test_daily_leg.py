@@ -440,3 +440,15 @@ def test_export_memory_stays_flat_for_a_large_window(cryptopipe_bin, pg, tmp_pat
     first = (tmp_path / "big.part0000.csv").open().readlines()[1]
     assert first == ("SYM_0,1MIN,2024-03-01 00:00:00+00,2024-03-01 00:01:00+00,2024-03-01 00:00:01.250000+00,"
                      "2024-03-01 00:00:59+00,42000.12345678,42100.5,41900.000001,42050.10,12.3456789012,0,coinapi\n")
+
+
+def test_bad_row_in_a_later_manifest_part_is_reported_against_that_part(cli, pg, source, warehouse, tmp_path):
+    export(cli, pg, source.db, tmp_path / "day.csv", "--max-rows-per-file", "200")
+    part = tmp_path / "day.part0001.csv"
+    lines = part.read_text().split("\n")
+    lines[10] = re.sub(r",(\d+\.\d+),", ",1.2.3,", lines[10], count=1)
+    part.write_text("\n".join(lines))
+    res = cli(["copy-redshift", "--s3-uri", f"file://{tmp_path}/day.manifest", "--manifest", "--target", "postgres"],
+              env=pg.env(warehouse))
+    assert_error(res, 3, "copy-redshift", "day.part0001.csv: line 11", "1.2.3")
+    assert pg.query(warehouse, "SELECT count(*) FROM ohlcv") == [("0",)]
