@@ -45,6 +45,7 @@ class UploadS3 final : public Command {
         cxxopts::value<std::string>())("sse", "server-side encryption: AES256 or aws:kms", cxxopts::value<std::string>())(
         "sse-kms-key-id", "KMS key id or ARN for --sse aws:kms", cxxopts::value<std::string>())(
         "no-overwrite", "refuse to replace an existing object (exit 4)")(
+        "verify", "read the object back and compare its SHA-256 with the file's")(
         "part-size", "multipart part size, bytes or with KiB/MiB/GiB (min 5MiB)",
         cxxopts::value<std::string>()->default_value("8MiB"))(
         "multipart-threshold", "files of at least this size go multipart",
@@ -75,6 +76,7 @@ class UploadS3 final : public Command {
       throw UsageError("--sse: must be AES256 or aws:kms");
     if (!put_.sse_kms_key_id.empty() && put_.sse != "aws:kms") throw UsageError("--sse-kms-key-id: needs --sse aws:kms");
     put_.no_overwrite = a.count("no-overwrite") > 0;
+    verify_ = a.count("verify") > 0;
     put_.part_size = parse_bytes("part-size", a["part-size"].as<std::string>());
     if (put_.part_size < (5ull << 20) || put_.part_size > (5ull << 30))
       throw UsageError("--part-size: must be between 5MiB and 5GiB (S3's limits)");
@@ -94,6 +96,10 @@ class UploadS3 final : public Command {
     std::signal(SIGINT, on_terminate);
     auto store = open_object_store(dest_, settings);
     PutResult r = store->put_file(file_, dest_, put_);
+    if (verify_) {
+      verify_object(*store, dest_, file_);
+      log::info("{}: verified: read back byte for byte", r.uri);
+    }
     log::info("{}: uploaded {} bytes{}", r.uri, r.size, r.parts ? " in " + std::to_string(r.parts) + " parts" : "");
     std::printf("%s %llu bytes etag %s\n", r.uri.c_str(), static_cast<unsigned long long>(r.size), r.etag.c_str());
     return 0;
@@ -104,6 +110,7 @@ class UploadS3 final : public Command {
   ObjectUri dest_;
   PutOptions put_;
   int max_attempts_ = 5;
+  bool verify_ = false;
 };
 
 }  // namespace

@@ -1,5 +1,11 @@
 #include "s3/object_store.hpp"
 
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <memory>
+
 #include "core/error.hpp"
 #include "s3/local_lake.hpp"
 #include "s3/s3_client.hpp"
@@ -40,6 +46,46 @@ ObjectUri parse_object_uri(const std::string& uri) {
     return out;
   }
   throw UsageError(uri + ": expected s3://BUCKET/KEY or file:///dir/key");
+}
+
+namespace {
+
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+  void update(std::string_view data) {
+    EVP_DigestUpdate(ctx_.get(), data.data(), data.size());
+    size_ += data.size();
+  }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_.get(), md, &len);
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) out += fmt::format("{:02x}", md[i]);
+    return out;
+  }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace
+
+void verify_object(ObjectStore& store, const ObjectUri& uri, const std::string& local_path) {
+  Sha256 local, remote;
+  std::ifstream in(local_path, std::ios::binary);
+  if (!in) throw UsageError(local_path + ": cannot open");
+  std::string buf(1 << 20, '\0');
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0)
+    local.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
+  store.get_object(uri, [&](std::string_view chunk) { remote.update(chunk); });
+  const std::string a = local.hex(), b = remote.hex();
+  if (a != b || local.size() != remote.size())
+    throw TransientError(fmt::format("{}: verify: read back {} bytes sha256 {}, local file has {} bytes sha256 {}",
+                                     uri.str(), remote.size(), b, local.size(), a));
 }
 
 std::atomic<bool>& object_store_cancel_flag() {

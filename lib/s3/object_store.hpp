@@ -72,6 +72,10 @@ struct AwsCredentials {
 /// throws UsageError if none.
 AwsCredentials resolve_aws_credentials();
 
+/// Reads `uri` back through `store` and compares its SHA-256 and size with `local_path`'s. Throws TransientError
+/// on a mismatch (a new upload would fix it), and what get_object throws.
+void verify_object(ObjectStore& store, const ObjectUri& uri, const std::string& local_path);
+
 /// Set (e.g. from a SIGTERM handler) to make in-flight uploads stop, abort their multipart upload and throw.
 /// Async-signal-safe to store to.
 std::atomic<bool>& object_store_cancel_flag();

@@ -113,7 +113,7 @@ void sleep_cancellable(Clock& clock, std::chrono::milliseconds total) {
 struct Transfer {
   CURL* curl;
   HttpResponse* response;
-  const std::function<void(std::string_view)>* sink;
+  const BodySink* sink;
   bool cancellable;
   long status = 0;
   std::exception_ptr sink_error;
@@ -121,11 +121,14 @@ struct Transfer {
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
-  if (t->status == 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
+  if (t->status == 0) {
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
+    t->response->status = t->status;
+  }
   const size_t len = size * n;
   if (t->sink && t->status >= 200 && t->status < 300) {
     try {
-      (*t->sink)(std::string_view(data, len));
+      (*t->sink)(*t->response, std::string_view(data, len));
     } catch (...) {
       t->sink_error = std::current_exception();
       return 0;  // aborts the transfer
@@ -244,7 +247,7 @@ S3Transport::S3Transport(const S3Settings& settings) : settings_(settings) {
 S3Transport::~S3Transport() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 HttpResponse S3Transport::perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
-                                  std::string_view body, const std::function<void(std::string_view)>* sink,
+                                  std::string_view body, const BodySink* sink,
                                   bool cancellable) {
   CURL* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);  // keeps the connection cache: keep-alive across parts
@@ -314,7 +317,7 @@ S3Client::S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock
 
 HttpResponse S3Client::call(S3Transport& transport, const std::string& method, const ObjectUri& uri,
                             const Query& query, const HttpHeaders& headers, std::string_view body,
-                            const std::function<void(std::string_view)>* sink, bool cancellable,
+                            const BodySink* sink, bool cancellable,
                             const std::function<void(HttpHeaders&)>& before_attempt, int max_attempts) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const S3Address address = s3_address(settings_, uri.bucket, uri.key);
@@ -361,16 +364,43 @@ bool S3Client::exists(const ObjectUri& uri) {
 }
 
 std::uint64_t S3Client::get_object(const ObjectUri& src, const std::function<void(std::string_view)>& sink) {
-  std::uint64_t delivered = 0;
-  std::function<void(std::string_view)> counting = [&](std::string_view chunk) {
+  // A retry after a broken transfer resumes where the sink stopped (Range, If-Match on the first ETag so two
+  // versions are never spliced), so no byte reaches the sink twice even if the server ignores the Range.
+  std::uint64_t delivered = 0, resume_from = 0, seen_this_attempt = 0;
+  std::string etag;
+  BodySink counting = [&](const HttpResponse& response, std::string_view chunk) {
+    if (etag.empty()) etag = response.header("etag");
+    if (response.status == 200 && resume_from > 0) {
+      const std::uint64_t skip = std::min<std::uint64_t>(chunk.size(), resume_from - std::min(resume_from,
+                                                                                              seen_this_attempt));
+      seen_this_attempt += chunk.size();
+      chunk.remove_prefix(skip);
+    }
+    if (chunk.empty()) return;
     sink(chunk);
     delivered += chunk.size();
   };
-  // A retry after a broken transfer resumes where the sink stopped, so no byte reaches it twice.
   auto resume = [&](HttpHeaders& h) {
-    if (delivered > 0) h.emplace_back("range", fmt::format("bytes={}-", delivered));
+    resume_from = delivered;
+    seen_this_attempt = 0;
+    if (delivered > 0) {
+      h.emplace_back("range", fmt::format("bytes={}-", delivered));
+      if (!etag.empty()) h.emplace_back("if-match", etag);
+    }
   };
-  HttpResponse r = call(transport_, "GET", src, {}, {}, {}, &counting, true, resume);
+  HttpResponse r;
+  for (;;) {
+    const std::uint64_t before = delivered;
+    try {
+      r = call(transport_, "GET", src, {}, {}, {}, &counting, true, resume);
+      break;
+    } catch (const TransientError&) {
+      // call() retried already; one more round only if this one made progress (a long download on a bad link).
+      if (delivered == before) throw;
+    }
+  }
+  if (r.status == 412 && delivered > 0)
+    throw TransientError(src.str() + ": GET: the object changed while it was being read; retry");
   if (r.status < 200 || r.status >= 300)
     throw RemoteRefusedError(src.str() + ": GET: " + describe_s3_failure(r.status, r.body));
   return delivered;

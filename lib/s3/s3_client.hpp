@@ -32,6 +32,9 @@ struct S3Address {
 /// (path-style there too for bucket names with dots, which break TLS wildcard certificates).
 S3Address s3_address(const S3Settings& settings, const std::string& bucket, const std::string& key);
 
+/// Receives a 2xx response body chunk by chunk, with the response so far (status 200 or 206, headers).
+using BodySink = std::function<void(const HttpResponse& response, std::string_view chunk)>;
+
 /// One libcurl easy handle (one per thread); streams GET bodies to a sink and aborts transfers on the cancel flag.
 class S3Transport {
  public:
@@ -42,7 +45,7 @@ class S3Transport {
   /// Performs one request. 2xx bodies go to `sink` when given; error bodies are kept in the response.
   /// Throws TransientError on network failures (and on cancellation when `cancellable`).
   HttpResponse perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
-                       std::string_view body, const std::function<void(std::string_view)>* sink, bool cancellable);
+                       std::string_view body, const BodySink* sink, bool cancellable);
 
  private:
   void* curl_;
@@ -62,7 +65,7 @@ class S3Client final : public ObjectStore {
   /// response that is not retryable (any status). Throws TransientError when attempts run out.
   HttpResponse call(S3Transport& transport, const std::string& method, const ObjectUri& uri, const Query& query,
                     const HttpHeaders& headers, std::string_view body,
-                    const std::function<void(std::string_view)>* sink = nullptr, bool cancellable = true,
+                    const BodySink* sink = nullptr, bool cancellable = true,
                     const std::function<void(HttpHeaders&)>& before_attempt = {}, int max_attempts = 0);
   PutResult put_single(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options);
   PutResult put_multipart(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options);

@@ -85,12 +85,15 @@ def assert_no_secret(r, *secrets: str) -> None:
 
 class FaultProxy:
     """HTTP proxy to `upstream` (host:port). `rule(method, path, query) -> None | ("fail", status) |
-    ("delay", seconds) | ("corrupt", None)` decides per request; every request is logged as (method, path)."""
+    ("delay", seconds) | ("corrupt", None) | ("truncate", None) | ("respond", status, body, headers)` decides per
+    request;
+    every request is logged as (method, path) in `log` and its forwarded headers in `requests`."""
 
     def __init__(self, upstream: str, rule=None):
         self.upstream = upstream
         self.rule = rule or (lambda method, path, query: None)
         self.log: list[tuple[str, str]] = []
+        self.requests: list[dict] = []
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -104,6 +107,7 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
                 proxy.log.append((self.command, self.path))
+                proxy.requests.append({k.lower(): v for k, v in self.headers.items()})
                 action = proxy.rule(self.command, path, query)
                 if action and action[0] == "fail":
                     msg = (f"<?xml version=\"1.0\"?><Error><Code>InternalError</Code>"
@@ -118,6 +122,15 @@ class FaultProxy:
                     time.sleep(action[1])
                 if action and action[0] == "corrupt" and body:
                     body = bytes([body[0] ^ 0xFF]) + body[1:]
+                if action and action[0] == "respond":  # a canned response (status, body, headers)
+                    _, status, data, headers = action
+                    self.send_response(status)
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
                 conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
                 for k, v in self.headers.items():
@@ -133,6 +146,12 @@ class FaultProxy:
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if action and action[0] == "truncate":  # promise every byte, send half, hang up
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    conn.close()
+                    return
                 if self.command != "HEAD":
                     self.wfile.write(data)
                 conn.close()
@@ -516,3 +535,71 @@ def test_session_token_credentials_are_signed_and_required(cli, moto_sts, tmp_fi
     r2 = cli(["upload-s3", src, "s3://sts-bucket/no-token.csv"], env={k: v for k, v in env.items()
                                                                        if k != "AWS_SESSION_TOKEN"})
     assert_error(r2, 4, "HTTP 403")
+
+
+# ------------------------------------------------------------------------------------------------
+# reading back (get_object, which copy-redshift's PostgreSQL target uses): --verify
+# ------------------------------------------------------------------------------------------------
+
+def test_verify_reads_a_multipart_object_back(cli, moto, bucket, tmp_file, proxy):
+    p = proxy(lambda m, path, q: None)
+    src, data = tmp_file(10 * MiB + 3, seed=10)
+    r = cli(["upload-s3", src, f"s3://{bucket}/verified.bin", "--part-size", "5MiB", "--verify",
+             "--endpoint-url", p.endpoint], env=moto.env())
+    assert r.returncode == 0, r.stderr
+    assert "verified" in r.stderr
+    assert [m for m, _ in p.log if m == "GET"] == ["GET"]
+    assert get_bytes(moto, bucket, "verified.bin") == data
+
+
+@pytest.mark.parametrize("server_ignores_range", [False, True])
+def test_broken_download_resumes_without_duplicating_bytes(cli, moto, bucket, tmp_file, proxy,
+                                                           server_ignores_range):
+    src, data = tmp_file(3 * MiB + 11, seed=11)
+    etag = '"' + hashlib.md5(data).hexdigest() + '"'
+    gets = {"n": 0}
+
+    def rule(method, path, query):
+        if method != "GET":
+            return None
+        gets["n"] += 1
+        if gets["n"] == 1:
+            return ("truncate", None)
+        if server_ignores_range:  # the whole object again, 200 instead of 206
+            return ("respond", 200, data, {"ETag": etag, "Content-Type": "application/octet-stream"})
+        return None
+    p = proxy(rule)
+    r = cli(["upload-s3", src, f"s3://{bucket}/resumed.bin", "--verify", "--endpoint-url", p.endpoint],
+            env=moto.env())
+    assert r.returncode == 0, r.stderr
+    assert "verified" in r.stderr
+    assert gets["n"] == 2
+    resumed = [h for h in p.requests if "range" in h]
+    assert len(resumed) == 1 and re.fullmatch(r"bytes=\d+-", resumed[0]["range"]), resumed
+    assert resumed[0]["if-match"] == etag
+
+
+def test_object_replaced_during_a_broken_download_is_not_spliced(cli, moto, bucket, tmp_file, proxy):
+    gets = {"n": 0}
+
+    def rule(method, path, query):
+        if method != "GET":
+            return None
+        gets["n"] += 1
+        if gets["n"] == 1:
+            return ("truncate", None)
+        # Another writer replaces the object before the resumed request arrives.
+        moto.s3.put_object(Bucket=bucket, Key="changing.bin", Body=b"replaced by another writer")
+        return None
+    p = proxy(rule)
+    src, _ = tmp_file(2 * MiB, seed=12)
+    r = cli(["upload-s3", src, f"s3://{bucket}/changing.bin", "--verify", "--endpoint-url", p.endpoint],
+            env=moto.env())
+    assert_error(r, 5, "changed while it was being read")
+
+
+def test_verify_on_the_file_lake(cli, tmp_file, tmp_path):
+    src, data = tmp_file(1000)
+    r = cli(["upload-s3", src, f"file://{tmp_path}/lake/x.csv", "--verify"])
+    assert r.returncode == 0, r.stderr
+    assert "verified" in r.stderr
