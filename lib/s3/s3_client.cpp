@@ -254,6 +254,8 @@ HttpResponse S3Transport::perform(const std::string& method, const std::string& 
   HttpResponse response;
   Transfer t{c, &response, sink, cancellable, 0, nullptr};
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  // Keys are signed as given: "a/../b" must reach S3 as is, not squashed by libcurl into another key.
+  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   // No total timeout (a 5 GiB part may take long); a stalled transfer (<1 B/s for 60 s) fails instead.
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);

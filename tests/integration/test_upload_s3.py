@@ -264,6 +264,8 @@ def test_sse_aes256_multipart(cli, moto, bucket, tmp_file):
     "plus+and=equals/a+b=c.csv",
     "unicode/été-₿-日本.csv",
     "odd/!'()*&$@,;:~%20literal.csv",
+    "dots/../up/./here.csv",  # dot segments are part of an S3 key, not path navigation
+    "trailing-slash-dir/",
 ])
 def test_keys_with_special_characters_round_trip(cli, moto, bucket, tmp_file, key):
     src, data = tmp_file(777, seed=len(key))
