@@ -34,12 +34,12 @@ class CopyRedshift final : public Command {
     o.add_options()("s3-uri", "s3://bucket/key or file:///path of the CSV (or of the manifest)",
                     cxxopts::value<std::string>())(
         "manifest", "--s3-uri is a Redshift manifest listing the parts")(
-        "gzip", "the object(s) are gzip'd (implied by a .gz URI; the PostgreSQL target detects it itself)")(
+        "gzip", "Redshift: the object(s) are gzip'd (implied by a .gz URI; pass it for a manifest of .gz parts; the PostgreSQL target detects gzip itself)")(
         "dsn", "libpq conninfo of the warehouse (default: PG* environment variables)",
         cxxopts::value<std::string>()->default_value(""))(
         "table", "target table", cxxopts::value<std::string>()->default_value("ohlcv"))(
         "schema", "target schema", cxxopts::value<std::string>()->default_value("public"))(
-        "iam-role", "IAM role ARN for Redshift's COPY (default: the AWS credentials in SESSION_TOKEN form)",
+        "iam-role", "IAM role ARN for Redshift's COPY (default: the AWS credentials as ACCESS_KEY_ID/SECRET_ACCESS_KEY/SESSION_TOKEN)",
         cxxopts::value<std::string>()->default_value(""))(
         "region", "bucket region for COPY's REGION (default: AWS_REGION, AWS_DEFAULT_REGION)",
         cxxopts::value<std::string>()->default_value(""))(
