@@ -103,6 +103,7 @@ def test_airflow_cli_reports_no_import_errors(airflow):
 @pytest.mark.parametrize("dag_id", sorted(DAG_IDS))
 def test_dag_follows_the_style_guide(dagbag, dag_id):
     info = dagbag["dags"][dag_id]
+    assert 'if __name__ == "__main__":\n    dag.test()' in (DAGS / f"{dag_id}.py").read_text()
     assert "cryptopipe" in info["tags"] and len(info["tags"]) >= 3
     assert info["doc_md"].lstrip().startswith(f"### {dag_id}")
     assert "CeleryExecutor" in info["doc_md"]  # why the tasks are cut where they are

@@ -9,11 +9,14 @@ import csv
 import gzip
 import io
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from dag_harness import aws_conn, postgres_conn
+from dag_harness import DAGS, aws_conn, postgres_conn
 
 pytestmark = pytest.mark.slow
 
@@ -202,3 +205,29 @@ def test_daily_dag_exports_uploads_and_upserts_one_utc_day(airflow, pg, replay, 
     assert pg.query(warehouse, f"SELECT {COLUMNS}, loaded_at FROM ohlcv ORDER BY 1, 3") == before
     keys = [o["Key"] for o in moto.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     assert keys == [key]
+
+
+RUN_WITHOUT_LOGICAL_DATE = r"""
+import runpy, sys
+sys.path.insert(0, sys.argv[1])
+runpy.run_path(sys.argv[1] + "/crypto_prices.py")["dag"].test(logical_date=None)
+"""
+
+
+def test_manual_run_without_logical_date_loads_the_last_closed_window(airflow, pg, replay, cryptopipe_bin):
+    """A manual run with no logical date (Airflow 3: no data interval either) falls back to the last 5-minute
+    period closed before the run."""
+    db = pg.create_db("airflow_no_logical_date")
+    replay.reset()
+    before = int(time.time()) // 300 * 300 - 300
+    res = subprocess.run([sys.executable, "-c", RUN_WITHOUT_LOGICAL_DATE, str(DAGS)],
+                         env=airflow.env(_five_minute_env(cryptopipe_bin, replay, pg, db)),
+                         capture_output=True, text=True, timeout=400, cwd=airflow.home)
+    after = int(time.time()) // 300 * 300 - 300
+    assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    rows = pg.query(db, "SELECT symbol_id, extract(epoch FROM time_period_start)::bigint FROM ohlcv ORDER BY 1")
+    assert [r[0] for r in rows] == SYMBOLS
+    assert len({r[1] for r in rows}) == 1 and int(rows[0][1]) in (before, after)
+    # It really was a run without logical date and data interval.
+    assert airflow.sql("SELECT count(*) FROM dag_run WHERE dag_id = 'crypto_prices' AND logical_date IS NULL "
+                       "AND data_interval_start IS NULL") == [(1,)]
