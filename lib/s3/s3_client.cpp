@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -109,6 +111,29 @@ void sleep_cancellable(Clock& clock, std::chrono::milliseconds total) {
   }
 }
 
+struct FileRange {
+  int fd;
+  std::uint64_t offset, remaining;
+  bool failed = false;
+};
+
+size_t on_read(char* buffer, size_t size, size_t n, void* user) {
+  auto* f = static_cast<FileRange*>(user);
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size * n, f->remaining));
+  if (want == 0) return 0;
+  for (;;) {
+    ssize_t r = ::pread(f->fd, buffer, want, static_cast<off_t>(f->offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      f->failed = true;
+      return CURL_READFUNC_ABORT;
+    }
+    f->offset += static_cast<std::uint64_t>(r);
+    f->remaining -= static_cast<std::uint64_t>(r);
+    return static_cast<size_t>(r);
+  }
+}
+
 // libcurl callbacks
 struct Transfer {
   CURL* curl;
@@ -198,6 +223,49 @@ std::string describe_s3_failure(long status, const std::string& body) {
   return out;
 }
 
+BodyDigests digest_body(const RequestBody& body) {
+  using Ctx = std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)>;
+  Ctx sha(EVP_MD_CTX_new(), EVP_MD_CTX_free), md5(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr);
+  auto update = [&](const char* p, std::size_t n) {
+    EVP_DigestUpdate(sha.get(), p, n);
+    EVP_DigestUpdate(md5.get(), p, n);
+  };
+  if (body.fd < 0) {
+    update(body.bytes.data(), body.bytes.size());
+  } else {
+    std::string buf(std::min<std::uint64_t>(body.length, 1 << 20), '\0');
+    for (std::uint64_t done = 0; done < body.length;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), body.length - done));
+      if (!pread_all(body.fd, buf.data(), n, body.offset + done))
+        throw Error(ExitCode::other, "reading the local file failed: " + std::string(std::strerror(errno)));
+      update(buf.data(), n);
+      done += n;
+    }
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  static const char* hexd = "0123456789abcdef";
+  auto hex = [&] {
+    std::string h;
+    for (unsigned i = 0; i < len; ++i) {
+      h.push_back(hexd[out[i] >> 4]);
+      h.push_back(hexd[out[i] & 15]);
+    }
+    return h;
+  };
+  BodyDigests d;
+  EVP_DigestFinal_ex(sha.get(), out, &len);
+  d.sha256_hex = hex();
+  EVP_DigestFinal_ex(md5.get(), out, &len);
+  d.md5_hex = hex();
+  unsigned char b64[64];
+  int n = EVP_EncodeBlock(b64, out, static_cast<int>(len));
+  d.md5_base64.assign(reinterpret_cast<char*>(b64), static_cast<std::size_t>(n));
+  return d;
+}
+
 S3Address s3_address(const S3Settings& settings, const std::string& bucket, const std::string& key) {
   S3Address a;
   const std::string encoded_key = uri_encode(key, true);
@@ -247,12 +315,12 @@ S3Transport::S3Transport(const S3Settings& settings) : settings_(settings) {
 S3Transport::~S3Transport() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 HttpResponse S3Transport::perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
-                                  std::string_view body, const BodySink* sink,
-                                  bool cancellable) {
+                                  const RequestBody& body, const BodySink* sink, bool cancellable) {
   CURL* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);  // keeps the connection cache: keep-alive across parts
   HttpResponse response;
   Transfer t{c, &response, sink, cancellable, 0, nullptr};
+  FileRange range{body.fd, body.offset, body.length};
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   // Keys are signed as given: "a/../b" must reach S3 as is, not squashed by libcurl into another key.
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
@@ -276,10 +344,16 @@ HttpResponse S3Transport::perform(const std::string& method, const std::string& 
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (method == "DELETE") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+  } else if (body.fd >= 0) {
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    if (method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &range);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.length));
   } else {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.bytes.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.bytes.size()));
   }
   curl_slist* list = nullptr;
   bool has_content_type = false;
@@ -296,6 +370,7 @@ HttpResponse S3Transport::perform(const std::string& method, const std::string& 
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(list);
   if (t.sink_error) std::rethrow_exception(t.sink_error);
+  if (range.failed) throw Error(ExitCode::other, "reading the local file failed (changed or truncated while uploading?)");
   if (rc == CURLE_ABORTED_BY_CALLBACK) throw_interrupted(redact_url(url));
   if (rc != CURLE_OK) {
     std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -318,15 +393,15 @@ S3Client::S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock
       transport_(settings_) {}
 
 HttpResponse S3Client::call(S3Transport& transport, const std::string& method, const ObjectUri& uri,
-                            const Query& query, const HttpHeaders& headers, std::string_view body,
-                            const BodySink* sink, bool cancellable,
+                            const Query& query, const HttpHeaders& headers, const RequestBody& body,
+                            const std::string& given_payload_hash, const BodySink* sink, bool cancellable,
                             const std::function<void(HttpHeaders&)>& before_attempt, int max_attempts) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const S3Address address = s3_address(settings_, uri.bucket, uri.key);
   const std::string where = uri.str();
   std::string url = address.url;
   if (!query.empty()) url += "?" + canonical_query(query);
-  const std::string payload_hash = sha256_hex(body);
+  const std::string payload_hash = given_payload_hash.empty() ? sha256_hex(body.bytes) : given_payload_hash;
   const int attempts = max_attempts > 0 ? max_attempts : std::max(1, settings_.max_attempts);
   std::string last_problem;
   for (int attempt = 1;; ++attempt) {
@@ -342,7 +417,10 @@ HttpResponse S3Client::call(S3Transport& transport, const std::string& method, c
     HttpHeaders wire = req.headers;
     wire.emplace_back("authorization", signer_.authorization(req, date));
     try {
+      const std::int64_t t0 = clock_.now_us();
       HttpResponse r = transport.perform(method, url, wire, body, sink, cancellable);
+      log::debug("{} {}{}{}: HTTP {} in {} ms", method, where, query.empty() ? "" : "?", query.empty() ? std::string() : query.front().first,
+                 r.status, (clock_.now_us() - t0) / 1000);
       if (!retryable(r.status, r.body)) return r;
       last_problem = describe_s3_failure(r.status, r.body);
     } catch (const TransientError& e) {
@@ -359,7 +437,7 @@ HttpResponse S3Client::call(S3Transport& transport, const std::string& method, c
 }
 
 bool S3Client::exists(const ObjectUri& uri) {
-  HttpResponse r = call(transport_, "HEAD", uri, {}, {}, {});
+  HttpResponse r = call(transport_, "HEAD", uri, {}, {}, RequestBody{});
   if (r.status >= 200 && r.status < 300) return true;
   if (r.status == 404) return false;
   throw RemoteRefusedError(uri.str() + ": HEAD: " + describe_s3_failure(r.status, r.body));
@@ -394,7 +472,7 @@ std::uint64_t S3Client::get_object(const ObjectUri& src, const std::function<voi
   for (;;) {
     const std::uint64_t before = delivered;
     try {
-      r = call(transport_, "GET", src, {}, {}, {}, &counting, true, resume);
+      r = call(transport_, "GET", src, {}, {}, {}, {}, &counting, true, resume);
       break;
     } catch (const TransientError&) {
       // call() retried already; one more round only if this one made progress (a long download on a bad link).
@@ -432,9 +510,9 @@ PutResult S3Client::put_file(const std::string& local_path, const ObjectUri& des
 namespace {
 
 // S3's ETag of a single PUT or a part is the hex MD5 of the bytes, except under SSE-KMS (and SSE-C).
-bool etag_matches(const std::string& etag, std::string_view body, const PutOptions& options) {
+bool etag_matches(const std::string& etag, const std::string& md5_hex, const PutOptions& options) {
   if (options.sse == "aws:kms" || etag.size() != 32) return true;
-  return etag == md5_hex(body);
+  return etag == md5_hex;
 }
 
 HttpHeaders object_headers(const PutOptions& options) {
@@ -449,24 +527,23 @@ HttpHeaders object_headers(const PutOptions& options) {
 }  // namespace
 
 PutResult S3Client::put_single(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options) {
-  std::string body(size, '\0');
-  if (size > 0 && !pread_all(fd, body.data(), body.size(), 0))
-    throw Error(ExitCode::other, dest.str() + ": reading the local file failed");
+  const RequestBody body{{}, fd, 0, size};
+  const BodyDigests digests = digest_body(body);
   HttpHeaders h = object_headers(options);
-  h.emplace_back("content-md5", md5_base64(body));
+  h.emplace_back("content-md5", digests.md5_base64);
   // Where the server honours it, the conditional PUT closes the race left by the HEAD check.
   if (options.no_overwrite) h.emplace_back("if-none-match", "*");
-  HttpResponse r = call(transport_, "PUT", dest, {}, h, body);
+  HttpResponse r = call(transport_, "PUT", dest, {}, h, body, digests.sha256_hex);
   if (r.status == 412 || (r.status == 409 && xml_text(r.body, "Code") == "ConditionalRequestConflict"))
     throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
   if (r.status < 200 || r.status >= 300)
     throw RemoteRefusedError(dest.str() + ": PUT: " + describe_s3_failure(r.status, r.body));
   const std::string etag = strip_quotes(r.header("etag"));
-  if (!etag_matches(etag, body, options)) {
+  if (!etag_matches(etag, digests.md5_hex, options)) {
     // Servers that skip the Content-MD5 check (moto, some S3 clones) stored corrupted bytes: better no object.
-    call(transport_, "DELETE", dest, {}, {}, {}, nullptr, false);
+    call(transport_, "DELETE", dest, {}, {}, {}, {}, nullptr, false);
     throw TransientError(dest.str() + ": PUT: ETag " + etag + " is not the MD5 of the bytes sent (" +
-                         md5_hex(body) + "): corrupted in transit; object deleted");
+                         digests.md5_hex + "): corrupted in transit; object deleted");
   }
   return PutResult{dest.str(), size, etag, 0};
 }
@@ -477,7 +554,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   if (part_count > kMaxParts)
     throw UsageError(fmt::format("--part-size: {} bytes gives {} parts, S3 allows {}; raise it", options.part_size,
                                  part_count, kMaxParts));
-  HttpResponse created = call(transport_, "POST", dest, {{"uploads", ""}}, object_headers(options), {});
+  HttpResponse created = call(transport_, "POST", dest, {{"uploads", ""}}, object_headers(options), RequestBody{});
   if (created.status < 200 || created.status >= 300)
     throw RemoteRefusedError(where + ": CreateMultipartUpload: " + describe_s3_failure(created.status, created.body));
   const std::string upload_id = xml_text(created.body, "UploadId");
@@ -494,25 +571,23 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   auto worker = [&] {
     try {
       S3Transport transport(settings_);
-      std::string buf;
       for (;;) {
         if (failed.load() || object_store_cancel_flag().load()) return;
         const std::uint64_t i = next.fetch_add(1);
         if (i >= part_count) return;
         const std::uint64_t offset = i * options.part_size;
         const std::uint64_t len = std::min(options.part_size, size - offset);
-        buf.resize(len);
-        if (!pread_all(fd, buf.data(), len, offset))
-          throw Error(ExitCode::other, fmt::format("{}: reading part {} from the local file failed", where, i + 1));
-        HttpHeaders h{{"content-md5", md5_base64(buf)}};
+        const RequestBody part{{}, fd, offset, len};
+        const BodyDigests digests = digest_body(part);
+        HttpHeaders h{{"content-md5", digests.md5_base64}};
         HttpResponse r = call(transport, "PUT", dest, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
-                              h, buf);
+                              h, part, digests.sha256_hex);
         if (r.status < 200 || r.status >= 300)
           throw RemoteRefusedError(
               fmt::format("{}: UploadPart {}: {}", where, i + 1, describe_s3_failure(r.status, r.body)));
         etags[i] = r.header("etag");
         if (etags[i].empty()) throw Error(ExitCode::other, fmt::format("{}: UploadPart {}: no ETag", where, i + 1));
-        if (!etag_matches(strip_quotes(etags[i]), buf, options))
+        if (!etag_matches(strip_quotes(etags[i]), digests.md5_hex, options))
           throw TransientError(fmt::format("{}: UploadPart {}: ETag {} is not the MD5 of the bytes sent: corrupted "
                                            "in transit", where, i + 1, etags[i]));
       }
@@ -539,7 +614,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   if (options.no_overwrite) h.emplace_back("if-none-match", "*");
   HttpResponse done;
   try {
-    done = call(transport_, "POST", dest, {{"uploadId", upload_id}}, h, xml);
+    done = call(transport_, "POST", dest, {{"uploadId", upload_id}}, h, RequestBody{xml});
   } catch (...) {
     abort_multipart(dest, upload_id);
     throw;
@@ -559,7 +634,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
 void S3Client::abort_multipart(const ObjectUri& dest, const std::string& upload_id) {
   // Not cancellable: this is what a SIGTERM is waiting for. Few attempts: the process should end soon.
   try {
-    HttpResponse r = call(transport_, "DELETE", dest, {{"uploadId", upload_id}}, {}, {}, nullptr, false, {}, 3);
+    HttpResponse r = call(transport_, "DELETE", dest, {{"uploadId", upload_id}}, {}, {}, {}, nullptr, false, {}, 3);
     if (r.status >= 200 && r.status < 300) {
       log::warn("{}: multipart upload aborted, no parts left behind", dest.str());
       return;

@@ -32,6 +32,20 @@ struct S3Address {
 /// (path-style there too for bucket names with dots, which break TLS wildcard certificates).
 S3Address s3_address(const S3Settings& settings, const std::string& bucket, const std::string& key);
 
+/// A request body: bytes in memory, or a byte range of an open file streamed with pread (memory stays flat
+/// however large the part).
+struct RequestBody {
+  std::string_view bytes;
+  int fd = -1;
+  std::uint64_t offset = 0, length = 0;
+  std::uint64_t size() const { return fd >= 0 ? length : bytes.size(); }
+};
+/// Digests of a body in one pass (a file range is read in 1 MiB chunks). Throws Error if the file read fails.
+struct BodyDigests {
+  std::string sha256_hex, md5_hex, md5_base64;
+};
+BodyDigests digest_body(const RequestBody& body);
+
 /// Receives a 2xx response body chunk by chunk, with the response so far (status 200 or 206, headers).
 using BodySink = std::function<void(const HttpResponse& response, std::string_view chunk)>;
 
@@ -45,7 +59,7 @@ class S3Transport {
   /// Performs one request. 2xx bodies go to `sink` when given; error bodies are kept in the response.
   /// Throws TransientError on network failures (and on cancellation when `cancellable`).
   HttpResponse perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
-                       std::string_view body, const BodySink* sink, bool cancellable);
+                       const RequestBody& body, const BodySink* sink, bool cancellable);
 
  private:
   void* curl_;
@@ -63,8 +77,9 @@ class S3Client final : public ObjectStore {
   using Query = std::vector<std::pair<std::string, std::string>>;
   /// Signs and sends with retries on network errors, 5xx, 429 and S3's retryable 400s; returns the first
   /// response that is not retryable (any status). Throws TransientError when attempts run out.
+  /// `payload_hash` empty: computed from the (in-memory) body.
   HttpResponse call(S3Transport& transport, const std::string& method, const ObjectUri& uri, const Query& query,
-                    const HttpHeaders& headers, std::string_view body,
+                    const HttpHeaders& headers, const RequestBody& body, const std::string& payload_hash = {},
                     const BodySink* sink = nullptr, bool cancellable = true,
                     const std::function<void(HttpHeaders&)>& before_attempt = {}, int max_attempts = 0);
   PutResult put_single(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options);
