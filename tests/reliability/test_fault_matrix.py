@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shlex
+import signal
 import subprocess
 import time
 from decimal import Decimal
@@ -368,6 +369,43 @@ def test_pg_two_overlapping_loads_at_once_no_duplicates_no_deadlock(cryptopipe_b
             assert ins == unique, counts
     assert pg.query(db, "SELECT count(*), count(DISTINCT (symbol_id, period_id, time_period_start)) FROM ohlcv") == \
         [(str(unique), str(unique))]
+
+
+def test_sigterm_to_the_whole_pipeline_mid_extract_loads_nothing(cryptopipe_bin, pg, db, env, replay_clean):
+    """What Airflow does on kill: SIGTERM to the task's process group while extract is mid-window (page 1 done,
+    page 2 stalled). All three processes end within 2 s and nothing reaches the table."""
+    replay_clean.set_faults([{"kind": "body", "status": 200, "body": rs.render_bitstamp(
+        "BTC/USD", rs.fixture_candles("bitstamp", BTC, D0, D0 + 1000 * 300)).decode()},
+        {"kind": "stall", "seconds": 20}], path_prefix="/api/v2")
+    b = shlex.quote(str(cryptopipe_bin))
+    script = (f"set -o pipefail; {b} extract --provider bitstamp --symbol {BTC} --start {iso(D0)} "
+              f"--end {iso(D0 + 4 * 86400)} | {b} transform | {b} load-postgres")
+    proc = subprocess.Popen(["bash", "-c", script], env=base_env(env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_until(lambda: len(api_requests(replay_clean, "/api/v2/")) >= 2, 30, what="page 2 to be requested")
+        wait_until(lambda: pg.query("postgres", f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}'")
+                   != [("0",)], 30, what="load-postgres to connect")
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.communicate(timeout=5)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0
+    assert took < 2.0, f"{took:.2f}s to end after SIGTERM"
+    def alive():
+        out = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(proc.pid)], capture_output=True,
+                             text=True).stdout
+        return [x for x in out.splitlines() if x.split()[1][0] != "Z"]  # zombies await their reaper: gone
+    time.sleep(0.5)
+    assert alive() == [], f"processes of the pipeline still running after SIGTERM: {alive()}"
+    wait_until(lambda: pg.query("postgres", f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}'")
+               == [("0",)], 10, what="the loader's backend to end")
+    exists = pg.query(db, "SELECT to_regclass('public.ohlcv') IS NOT NULL")[0][0] == "t"
+    assert not exists or pg.query(db, "SELECT count(*) FROM ohlcv") == [("0",)]
 
 
 @pytest.mark.xfail(strict=True, reason="libpq's default notice processor prints server NOTICEs raw to stderr "
