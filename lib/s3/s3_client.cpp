@@ -301,9 +301,9 @@ S3Address s3_address(const S3Settings& settings, const std::string& bucket, cons
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// S3Transport
+// CurlS3Transport
 
-S3Transport::S3Transport(const S3Settings& settings) : settings_(settings) {
+CurlS3Transport::CurlS3Transport(const S3Settings& settings) : settings_(settings) {
   static CurlGlobal global;
   curl_ = curl_easy_init();
   if (!curl_) throw Error(ExitCode::other, "libcurl: curl_easy_init failed");
@@ -312,9 +312,9 @@ S3Transport::S3Transport(const S3Settings& settings) : settings_(settings) {
   }
 }
 
-S3Transport::~S3Transport() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+CurlS3Transport::~CurlS3Transport() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-HttpResponse S3Transport::perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
+HttpResponse CurlS3Transport::perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
                                   const RequestBody& body, const BodySink* sink, bool cancellable) {
   CURL* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);  // keeps the connection cache: keep-alive across parts
@@ -386,11 +386,18 @@ HttpResponse S3Transport::perform(const std::string& method, const std::string& 
 // ---------------------------------------------------------------------------------------------------------------
 // S3Client
 
-S3Client::S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock)
+S3Client::S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock, S3TransportFactory make_transport)
     : settings_(std::move(settings)),
       signer_(std::move(credentials), settings_.region),
       clock_(clock),
-      transport_(settings_) {}
+      make_transport_(std::move(make_transport)) {
+  if (!make_transport_) {
+    make_transport_ = [settings = settings_]() -> std::unique_ptr<S3Transport> {
+      return std::make_unique<CurlS3Transport>(settings);
+    };
+  }
+  transport_ = make_transport_();  // here, on the calling thread: libcurl's global init is not thread-safe
+}
 
 HttpResponse S3Client::call(S3Transport& transport, const std::string& method, const ObjectUri& uri,
                             const Query& query, const HttpHeaders& headers, const RequestBody& body,
@@ -437,7 +444,7 @@ HttpResponse S3Client::call(S3Transport& transport, const std::string& method, c
 }
 
 bool S3Client::exists(const ObjectUri& uri) {
-  HttpResponse r = call(transport_, "HEAD", uri, {}, {}, RequestBody{});
+  HttpResponse r = call(*transport_, "HEAD", uri, {}, {}, RequestBody{});
   if (r.status >= 200 && r.status < 300) return true;
   if (r.status == 404) return false;
   throw RemoteRefusedError(uri.str() + ": HEAD: " + describe_s3_failure(r.status, r.body));
@@ -472,7 +479,7 @@ std::uint64_t S3Client::get_object(const ObjectUri& src, const std::function<voi
   for (;;) {
     const std::uint64_t before = delivered;
     try {
-      r = call(transport_, "GET", src, {}, {}, {}, {}, &counting, true, resume);
+      r = call(*transport_, "GET", src, {}, {}, {}, {}, &counting, true, resume);
       break;
     } catch (const TransientError&) {
       // call() retried already; one more round only if this one made progress (a long download on a bad link).
@@ -533,7 +540,7 @@ PutResult S3Client::put_single(int fd, std::uint64_t size, const ObjectUri& dest
   h.emplace_back("content-md5", digests.md5_base64);
   // Where the server honours it, the conditional PUT closes the race left by the HEAD check.
   if (options.no_overwrite) h.emplace_back("if-none-match", "*");
-  HttpResponse r = call(transport_, "PUT", dest, {}, h, body, digests.sha256_hex);
+  HttpResponse r = call(*transport_, "PUT", dest, {}, h, body, digests.sha256_hex);
   if (r.status == 412 || (r.status == 409 && xml_text(r.body, "Code") == "ConditionalRequestConflict"))
     throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
   if (r.status < 200 || r.status >= 300)
@@ -541,7 +548,7 @@ PutResult S3Client::put_single(int fd, std::uint64_t size, const ObjectUri& dest
   const std::string etag = strip_quotes(r.header("etag"));
   if (!etag_matches(etag, digests.md5_hex, options)) {
     // Servers that skip the Content-MD5 check (moto, some S3 clones) stored corrupted bytes: better no object.
-    call(transport_, "DELETE", dest, {}, {}, {}, {}, nullptr, false);
+    call(*transport_, "DELETE", dest, {}, {}, {}, {}, nullptr, false);
     throw TransientError(dest.str() + ": PUT: ETag " + etag + " is not the MD5 of the bytes sent (" +
                          digests.md5_hex + "): corrupted in transit; object deleted");
   }
@@ -554,7 +561,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   if (part_count > kMaxParts)
     throw UsageError(fmt::format("--part-size: {} bytes gives {} parts, S3 allows {}; raise it", options.part_size,
                                  part_count, kMaxParts));
-  HttpResponse created = call(transport_, "POST", dest, {{"uploads", ""}}, object_headers(options), RequestBody{});
+  HttpResponse created = call(*transport_, "POST", dest, {{"uploads", ""}}, object_headers(options), RequestBody{});
   if (created.status < 200 || created.status >= 300)
     throw RemoteRefusedError(where + ": CreateMultipartUpload: " + describe_s3_failure(created.status, created.body));
   const std::string upload_id = xml_text(created.body, "UploadId");
@@ -570,7 +577,8 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   std::exception_ptr first_error;
   auto worker = [&] {
     try {
-      S3Transport transport(settings_);
+      std::unique_ptr<S3Transport> transport_ptr = make_transport_();
+      S3Transport& transport = *transport_ptr;
       for (;;) {
         if (failed.load() || object_store_cancel_flag().load()) return;
         const std::uint64_t i = next.fetch_add(1);
@@ -580,16 +588,23 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
         const RequestBody part{{}, fd, offset, len};
         const BodyDigests digests = digest_body(part);
         HttpHeaders h{{"content-md5", digests.md5_base64}};
-        HttpResponse r = call(transport, "PUT", dest, {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}},
-                              h, part, digests.sha256_hex);
-        if (r.status < 200 || r.status >= 300)
-          throw RemoteRefusedError(
-              fmt::format("{}: UploadPart {}: {}", where, i + 1, describe_s3_failure(r.status, r.body)));
-        etags[i] = r.header("etag");
-        if (etags[i].empty()) throw Error(ExitCode::other, fmt::format("{}: UploadPart {}: no ETag", where, i + 1));
-        if (!etag_matches(strip_quotes(etags[i]), digests.md5_hex, options))
-          throw TransientError(fmt::format("{}: UploadPart {}: ETag {} is not the MD5 of the bytes sent: corrupted "
-                                           "in transit", where, i + 1, etags[i]));
+        for (int tries = 1;; ++tries) {
+          HttpResponse r = call(transport, "PUT", dest,
+                                {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}}, h, part,
+                                digests.sha256_hex);
+          if (r.status < 200 || r.status >= 300)
+            throw RemoteRefusedError(
+                fmt::format("{}: UploadPart {}: {}", where, i + 1, describe_s3_failure(r.status, r.body)));
+          etags[i] = r.header("etag");
+          if (etags[i].empty()) throw Error(ExitCode::other, fmt::format("{}: UploadPart {}: no ETag", where, i + 1));
+          if (etag_matches(strip_quotes(etags[i]), digests.md5_hex, options)) break;
+          // A part is replaced by uploading the same number again: a corrupted one costs one more transfer.
+          if (tries >= 3)
+            throw TransientError(fmt::format("{}: UploadPart {}: ETag {} is not the MD5 of the bytes sent "
+                                             "({} times): corrupted in transit", where, i + 1, etags[i], tries));
+          log::warn("{}: UploadPart {}: ETag {} is not the MD5 of the bytes sent; uploading the part again", where,
+                    i + 1, etags[i]);
+        }
       }
     } catch (...) {
       std::lock_guard lock(error_mutex);
@@ -614,7 +629,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   if (options.no_overwrite) h.emplace_back("if-none-match", "*");
   HttpResponse done;
   try {
-    done = call(transport_, "POST", dest, {{"uploadId", upload_id}}, h, RequestBody{xml});
+    done = call(*transport_, "POST", dest, {{"uploadId", upload_id}}, h, RequestBody{xml});
   } catch (...) {
     abort_multipart(dest, upload_id);
     throw;
@@ -634,7 +649,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
 void S3Client::abort_multipart(const ObjectUri& dest, const std::string& upload_id) {
   // Not cancellable: this is what a SIGTERM is waiting for. Few attempts: the process should end soon.
   try {
-    HttpResponse r = call(transport_, "DELETE", dest, {{"uploadId", upload_id}}, {}, {}, {}, nullptr, false, {}, 3);
+    HttpResponse r = call(*transport_, "DELETE", dest, {{"uploadId", upload_id}}, {}, {}, {}, nullptr, false, {}, 3);
     if (r.status >= 200 && r.status < 300) {
       log::warn("{}: multipart upload aborted, no parts left behind", dest.str());
       return;

@@ -1,6 +1,8 @@
 #pragma once
 // S3 over libcurl with our SigV4 signer: single PUT, parallel multipart upload (aborted on failure or SIGTERM),
 // streaming GET, HEAD. Path-style addressing for a custom endpoint (moto, MinIO), virtual-hosted for AWS.
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,17 +51,28 @@ BodyDigests digest_body(const RequestBody& body);
 /// Receives a 2xx response body chunk by chunk, with the response so far (status 200 or 206, headers).
 using BodySink = std::function<void(const HttpResponse& response, std::string_view chunk)>;
 
-/// One libcurl easy handle (one per thread); streams GET bodies to a sink and aborts transfers on the cancel flag.
+/// One connection's worth of S3 HTTP (one per thread). The real one is libcurl; unit tests use an in-memory fake.
 class S3Transport {
  public:
-  explicit S3Transport(const S3Settings& settings);
-  ~S3Transport();
-  S3Transport(const S3Transport&) = delete;
-  S3Transport& operator=(const S3Transport&) = delete;
+  virtual ~S3Transport() = default;
   /// Performs one request. 2xx bodies go to `sink` when given; error bodies are kept in the response.
-  /// Throws TransientError on network failures (and on cancellation when `cancellable`).
+  /// Throws TransientError on network failures, Error (interrupted) on cancellation when `cancellable`.
+  virtual HttpResponse perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
+                               const RequestBody& body, const BodySink* sink, bool cancellable) = 0;
+};
+
+/// Makes a transport; called once per S3Client and once per multipart worker thread.
+using S3TransportFactory = std::function<std::unique_ptr<S3Transport>()>;
+
+/// libcurl easy handle: keep-alive, streams GET bodies to a sink, aborts transfers on the cancel flag.
+class CurlS3Transport final : public S3Transport {
+ public:
+  explicit CurlS3Transport(const S3Settings& settings);
+  ~CurlS3Transport() override;
+  CurlS3Transport(const CurlS3Transport&) = delete;
+  CurlS3Transport& operator=(const CurlS3Transport&) = delete;
   HttpResponse perform(const std::string& method, const std::string& url, const HttpHeaders& headers,
-                       const RequestBody& body, const BodySink* sink, bool cancellable);
+                       const RequestBody& body, const BodySink* sink, bool cancellable) override;
 
  private:
   void* curl_;
@@ -68,7 +81,9 @@ class S3Transport {
 
 class S3Client final : public ObjectStore {
  public:
-  S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock = system_clock());
+  /// `make_transport` empty: libcurl transports.
+  S3Client(S3Settings settings, AwsCredentials credentials, Clock& clock = system_clock(),
+           S3TransportFactory make_transport = {});
   PutResult put_file(const std::string& local_path, const ObjectUri& dest, const PutOptions& options) override;
   std::uint64_t get_object(const ObjectUri& src, const std::function<void(std::string_view)>& sink) override;
   bool exists(const ObjectUri& uri) override;
@@ -89,7 +104,8 @@ class S3Client final : public ObjectStore {
   S3Settings settings_;
   SigV4Signer signer_;
   Clock& clock_;
-  S3Transport transport_;  // the calling thread's handle; multipart workers open their own
+  S3TransportFactory make_transport_;
+  std::unique_ptr<S3Transport> transport_;  // the calling thread's; multipart workers make their own
 };
 
 }  // namespace cryptopipe

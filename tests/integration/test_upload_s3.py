@@ -409,7 +409,25 @@ def test_content_md5_catches_a_corrupted_body(cli, moto, bucket, tmp_file, proxy
     assert no_object(moto, bucket, "corrupt.csv")
 
 
-def test_corrupted_part_aborts_the_multipart_upload(cli, moto, bucket, tmp_file, proxy):
+def test_corrupted_part_is_uploaded_again(cli, moto, bucket, tmp_file, proxy):
+    seen = {"n": 0}
+
+    def rule(method, path, query):
+        if is_part(method, query, 1):
+            seen["n"] += 1
+            return ("corrupt", None) if seen["n"] == 1 else None
+        return None
+    p = proxy(rule)
+    src, data = tmp_file(11 * MiB, seed=13)
+    r = cli(["upload-s3", src, f"s3://{bucket}/healed.bin", "--part-size", "5MiB", "--endpoint-url", p.endpoint],
+            env=moto.env())
+    assert r.returncode == 0, r.stderr
+    assert seen["n"] == 2
+    assert "uploading the part again" in r.stderr
+    assert get_bytes(moto, bucket, "healed.bin") == data
+
+
+def test_part_corrupted_every_time_aborts_the_multipart_upload(cli, moto, bucket, tmp_file, proxy):
     p = proxy(lambda m, path, q: ("corrupt", None) if is_part(m, q, 1) else None)
     src, _ = tmp_file(11 * MiB, seed=9)
     r = cli(["upload-s3", src, f"s3://{bucket}/corrupt-part.bin", "--part-size", "5MiB", "--endpoint-url",
