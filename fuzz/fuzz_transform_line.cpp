@@ -15,8 +15,11 @@
 namespace {
 std::string scratch_dir() {
   static std::string dir = [] {
-    char tmpl[] = "/tmp/fuzz_transform_XXXXXX";
-    char* d = ::mkdtemp(tmpl);
+    // tmpfs when there is one: every run writes the input and the (never committed) outputs
+    char shm[] = "/dev/shm/fuzz_transform_XXXXXX";
+    char tmp[] = "/tmp/fuzz_transform_XXXXXX";
+    char* d = ::mkdtemp(shm);
+    if (!d) d = ::mkdtemp(tmp);
     if (!d) std::abort();
     return std::string(d);
   }();
