@@ -73,7 +73,7 @@ PutResult LocalLake::put_file(const std::string& local_path, const ObjectUri& de
     for (;;) {
       if (object_store_cancel_flag().load()) {
         EVP_MD_CTX_free(md5);
-        throw TransientError(where + ": interrupted");
+        throw Error(ExitCode::other, where + ": interrupted by signal");
       }
       ssize_t r = ::read(in.fd, buf.data(), buf.size());
       if (r < 0 && errno == EINTR) continue;

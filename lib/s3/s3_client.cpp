@@ -266,6 +266,14 @@ BodyDigests digest_body(const RequestBody& body) {
   return d;
 }
 
+std::uint64_t effective_part_size(std::uint64_t size, std::uint64_t requested) {
+  if ((size + requested - 1) / requested <= kMaxParts) return requested;
+  // Grow the parts (whole MiB) rather than fail, as the AWS SDKs do.
+  const std::uint64_t grown = ((size + kMaxParts - 1) / kMaxParts + (1u << 20) - 1) / (1u << 20) * (1u << 20);
+  if (grown > kMaxPartSize) throw UsageError(fmt::format("{} bytes is more than one S3 object may hold", size));
+  return grown;
+}
+
 S3Address s3_address(const S3Settings& settings, const std::string& bucket, const std::string& key) {
   S3Address a;
   const std::string encoded_key = uri_encode(key, true);
@@ -557,10 +565,11 @@ PutResult S3Client::put_single(int fd, std::uint64_t size, const ObjectUri& dest
 
 PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& dest, const PutOptions& options) {
   const std::string where = dest.str();
-  const std::uint64_t part_count = std::max<std::uint64_t>(1, (size + options.part_size - 1) / options.part_size);
-  if (part_count > kMaxParts)
-    throw UsageError(fmt::format("--part-size: {} bytes gives {} parts, S3 allows {}; raise it", options.part_size,
-                                 part_count, kMaxParts));
+  const std::uint64_t part_size = effective_part_size(size, options.part_size);
+  if (part_size != options.part_size)
+    log::info("{}: part size raised from {} to {} bytes to stay within {} parts", where, options.part_size, part_size,
+              kMaxParts);
+  const std::uint64_t part_count = std::max<std::uint64_t>(1, (size + part_size - 1) / part_size);
   HttpResponse created = call(*transport_, "POST", dest, {{"uploads", ""}}, object_headers(options), RequestBody{});
   if (created.status < 200 || created.status >= 300)
     throw RemoteRefusedError(where + ": CreateMultipartUpload: " + describe_s3_failure(created.status, created.body));
@@ -568,7 +577,7 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
   if (upload_id.empty()) throw Error(ExitCode::other, where + ": CreateMultipartUpload: no UploadId in the response");
   const int workers = static_cast<int>(std::min<std::uint64_t>(options.concurrency, part_count));
   log::info("{}: multipart upload of {} bytes in {} parts of {} bytes, {} at a time", where, size, part_count,
-            options.part_size, workers);
+            part_size, workers);
 
   std::vector<std::string> etags(part_count);
   std::atomic<std::uint64_t> next{0};
@@ -583,8 +592,8 @@ PutResult S3Client::put_multipart(int fd, std::uint64_t size, const ObjectUri& d
         if (failed.load() || object_store_cancel_flag().load()) return;
         const std::uint64_t i = next.fetch_add(1);
         if (i >= part_count) return;
-        const std::uint64_t offset = i * options.part_size;
-        const std::uint64_t len = std::min(options.part_size, size - offset);
+        const std::uint64_t offset = i * part_size;
+        const std::uint64_t len = std::min(part_size, size - offset);
         const RequestBody part{{}, fd, offset, len};
         const BodyDigests digests = digest_body(part);
         HttpHeaders h{{"content-md5", digests.md5_base64}};

@@ -26,6 +26,10 @@ std::string xml_text(const std::string& xml, const std::string& tag);
 /// One-line "HTTP 403 AccessDenied: Access Denied" for a failed response.
 std::string describe_s3_failure(long status, const std::string& body);
 
+/// The part size for a multipart upload of `size` bytes: `requested`, or grown (whole MiB) so the upload stays
+/// within S3's 10000 parts. Throws UsageError past S3's object size limit.
+std::uint64_t effective_part_size(std::uint64_t size, std::uint64_t requested);
+
 /// Where a request for bucket/key goes: the URL and what SigV4 signs (host header and encoded path).
 struct S3Address {
   std::string url, host, path;

@@ -409,3 +409,12 @@ TEST_F(S3ClientOnFakeS3, GetOfAMissingObjectIsRefused) {
   }
   EXPECT_FALSE(client().exists(kDest));
 }
+
+TEST(EffectivePartSize, GrowsInWholeMebibytesToStayWithinTenThousandParts) {
+  const std::uint64_t MiB = 1u << 20;
+  EXPECT_EQ(effective_part_size(100 * MiB, 8 * MiB), 8 * MiB);
+  EXPECT_EQ(effective_part_size(10000 * 8 * MiB, 8 * MiB), 8 * MiB);  // exactly 10000 parts
+  EXPECT_EQ(effective_part_size(10000 * 8 * MiB + 1, 8 * MiB), 9 * MiB);
+  EXPECT_EQ(effective_part_size(200000 * MiB, 5 * MiB), 20 * MiB);
+  EXPECT_THROW(effective_part_size(10000ull * (5ull << 30) + 1, 8 * MiB), UsageError);
+}
