@@ -6,6 +6,7 @@
 # Works unattended (CI=true, no stdin) as root on a fresh Debian 12; as non-root it uses sudo for apt.
 # Env: PYTHON (interpreter for the venv, default python3), CRYPTOPIPE_SKIP_BUILD=1 to skip step 3.
 set -euo pipefail
+exec >&2  # all of it is progress logging; stdout stays free for the summaries of whoever called us
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 
