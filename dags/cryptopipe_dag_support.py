@@ -74,11 +74,15 @@ def default_args(retry_delay: timedelta, max_retry_delay: timedelta, execution_t
 
 
 def _is_not_found(error: Exception) -> bool:
-    inner = getattr(getattr(error, "error", None), "error", None)
-    return isinstance(error, KeyError) or getattr(inner, "value", inner) in (
-        "VARIABLE_NOT_FOUND",
-        "variable_not_found",
-    ) or type(error).__name__ == "AirflowNotFoundException"
+    """True for the SDK's "no such Variable/Connection" errors; anything else (API down...) is re-raised."""
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError, ErrorType
+
+    if isinstance(error, (AirflowNotFoundException, KeyError)):
+        return True
+    return isinstance(error, AirflowRuntimeError) and error.error.error in (
+        ErrorType.VARIABLE_NOT_FOUND,
+        ErrorType.CONNECTION_NOT_FOUND,
+    )
 
 
 def setting(env_name: str, variable_name: str, default: str = "") -> str:
