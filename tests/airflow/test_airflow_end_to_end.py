@@ -231,3 +231,18 @@ def test_manual_run_without_logical_date_loads_the_last_closed_window(airflow, p
     # It really was a run without logical date and data interval.
     assert airflow.sql("SELECT count(*) FROM dag_run WHERE dag_id = 'crypto_prices' AND logical_date IS NULL "
                        "AND data_interval_start IS NULL") == [(1,)]
+
+
+def test_params_choose_coinapi_and_its_key_comes_from_the_connection(airflow, pg, replay, cryptopipe_bin):
+    db = pg.create_db("airflow_coinapi")
+    replay.reset()
+    env = {**_five_minute_env(cryptopipe_bin, replay, pg, db),
+           "AIRFLOW_CONN_COINAPI_DEFAULT": json.dumps({"conn_type": "http", "password": replay.coinapi_key})}
+    conf = json.dumps({"provider": "coinapi", "symbols": ["COINBASE_SPOT_BTC_USD"]})
+    res = airflow.run("dags", "test", "crypto_prices", "2024-01-01T00:20:00+00:00", "-c", conf, env=env, timeout=400)
+    assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    rows = pg.query(db, "SELECT symbol_id, time_period_start, source FROM ohlcv")
+    assert rows == [("COINBASE_SPOT_BTC_USD", "2024-01-01 00:15:00+00", "coinapi")]
+    requests = [r for r in replay.requests() if r["path"].startswith("/v1/ohlcv/")]
+    assert requests and all(r["key_present"] for r in requests)
+    _assert_no_secret(airflow, res, replay.coinapi_key)
