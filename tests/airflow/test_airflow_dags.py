@@ -314,6 +314,11 @@ conn = SimpleNamespace(host=None, port=None, login="AKID", password="sec", schem
 out["aws"] = s.aws_env_from_connection(conn)
 out["aws_missing"] = s.aws_env_from_connection(None)
 out["pipe_function"] = s.PIPE_STATUS_FUNCTION
+import os
+os.environ["CRYPTOPIPE_SYMBOLS"] = '["BITSTAMP_SPOT_ETH_USD", "BITSTAMP_SPOT_XRP_USD"]'
+out["symbols_json"] = s.setting_json("CRYPTOPIPE_SYMBOLS", "crypto_symbols", [])
+os.environ["CRYPTOPIPE_SYMBOLS"] = "BITSTAMP_SPOT_ETH_USD BITSTAMP_SPOT_XRP_USD"
+out["symbols_plain"] = s.setting_json("CRYPTOPIPE_SYMBOLS", "crypto_symbols", [])
 print("JSON:" + json.dumps(out))
 """
 
@@ -351,6 +356,8 @@ def test_pipeline_command_covers_exactly_the_window_and_reports_the_first_failur
 def test_symbols_are_validated_before_they_reach_a_shell(helpers):
     assert len(helpers["bad_symbols"]) == 4
     assert helpers["csv_symbols"] == ["BITSTAMP_SPOT_BTC_USD", "BITSTAMP_SPOT_ETH_USD"]
+    # CRYPTOPIPE_SYMBOLS / Variable crypto_symbols: a JSON list, or the cron wrapper's plain list.
+    assert helpers["symbols_json"] == helpers["symbols_plain"] == ["BITSTAMP_SPOT_ETH_USD", "BITSTAMP_SPOT_XRP_USD"]
 
 
 def test_aws_connection_follows_the_amazon_provider_convention(helpers):
