@@ -73,7 +73,7 @@ bool retryable(long status, const std::string& body) {
   if (status == 429 || status >= 500) return true;
   if (status == 400) {
     const std::string code = xml_text(body, "Code");
-    return code == "RequestTimeout" || code == "SlowDown" || code == "RequestTimeTooSkewed";
+    return code == "RequestTimeout" || code == "SlowDown";
   }
   return false;
 }
@@ -434,7 +434,7 @@ HttpResponse S3Client::call(S3Transport& transport, const std::string& method, c
     try {
       const std::int64_t t0 = clock_.now_us();
       HttpResponse r = transport.perform(method, url, wire, body, sink, cancellable);
-      log::debug("{} {}{}{}: HTTP {} in {} ms", method, where, query.empty() ? "" : "?", query.empty() ? std::string() : query.front().first,
+      log::debug("{} {} {}: HTTP {} in {} ms", method, where, query.empty() ? "object" : query.front().first,
                  r.status, (clock_.now_us() - t0) / 1000);
       if (!retryable(r.status, r.body)) return r;
       last_problem = describe_s3_failure(r.status, r.body);
