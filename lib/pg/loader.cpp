@@ -2,92 +2,132 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <regex>
-#include <vector>
 
 #include "candle/candle.hpp"
 #include "core/error.hpp"
 
 namespace cryptopipe {
-namespace {
 
-/// PostgreSQL counts COPY lines from the first data line; our files have a header line first.
-std::string with_file_line(const std::string& message, const std::string& in_name) {
-  static const std::regex copy_line(R"(COPY stage, line (\d+)(, column (\w+))?)");
-  std::smatch m;
-  if (!std::regex_search(message, m, copy_line)) return in_name + ": " + message;
-  long line = std::atol(m[1].str().c_str()) + 1;
-  std::string where = fmt::format("{}: line {}", in_name, line);
-  if (m[3].matched) where += ", field " + m[3].str();
-  return where + ": " + message;
+CanonicalCopyIn::CanonicalCopyIn(PgConnection& db, const TableName& t) : db_(db), table_(t) {
+  db_.exec("BEGIN", "BEGIN");
+  open_ = true;
+  create_stage(db_, table_);
+  db_.begin_copy_in(fmt::format("COPY stage ({}) FROM STDIN (FORMAT csv)", kCanonicalColumns));
 }
 
-}  // namespace
+CanonicalCopyIn::~CanonicalCopyIn() {
+  if (!open_) return;
+  db_.abort_copy("cryptopipe: aborted");
+  PQclear(PQexec(db_.raw(), "ROLLBACK"));
+}
 
-MergeCounts load_canonical_stream(PgConnection& db, const TableName& t, const std::string& in_name, MergeMode mode,
-                                  const std::function<std::string_view()>& read) {
-  // The header must be exactly ours: a reordered CSV would otherwise load prices into the wrong columns.
-  std::string header;
-  std::string_view chunk;
-  std::string carry;
-  while (header.empty()) {
-    chunk = read();
-    if (chunk.empty()) break;
-    carry.append(chunk);
-    auto nl = carry.find('\n');
-    if (nl != std::string::npos) {
-      header = carry.substr(0, nl);
-      carry.erase(0, nl + 1);
-    } else if (carry.size() > 4096) {
-      break;
+void CanonicalCopyIn::begin_input(const std::string& name) {
+  inputs_.push_back({name, copy_lines_ + 1, 0});
+  header_.clear();
+  in_header_ = true;
+}
+
+void CanonicalCopyIn::send(std::string_view data) {
+  if (data.empty()) return;
+  for (char c : data)
+    if (c == '\n') ++inputs_.back().lines;
+  last_was_newline_ = data.back() == '\n';
+  db_.put_copy_data(data);
+}
+
+void CanonicalCopyIn::write(std::string_view chunk) {
+  if (in_header_) {
+    auto nl = chunk.find('\n');
+    header_.append(chunk.substr(0, nl));
+    if (nl == std::string_view::npos) {
+      if (header_.size() > 4096) end_input();  // reports the bad header
+      return;
+    }
+    if (header_ != kCanonicalHeader) {
+      std::string shown = header_.substr(0, 120);
+      for (char& c : shown)
+        if (static_cast<unsigned char>(c) < 0x20) c = '?';
+      throw BadDataError(fmt::format("{}: line 1: header is not the canonical one (expected \"{}\", got \"{}\")",
+                                     inputs_.back().name, kCanonicalHeader, shown));
+    }
+    in_header_ = false;
+    last_was_newline_ = true;
+    chunk.remove_prefix(nl + 1);
+  }
+  send(chunk);
+}
+
+void CanonicalCopyIn::end_input() {
+  if (in_header_) {
+    if (header_ == kCanonicalHeader) {  // header-only file without a final newline
+      in_header_ = false;
+    } else {
+      throw BadDataError(fmt::format("{}: line 1: {}", inputs_.back().name,
+                                     header_.empty() ? "empty input, expected the canonical CSV header"
+                                                     : "header is not the canonical one"));
     }
   }
-  if (header.empty() && carry.empty()) throw BadDataError(in_name + ": line 1: empty input, expected the canonical CSV header");
-  if (header != kCanonicalHeader) {
-    std::string shown = (header.empty() ? carry : header).substr(0, 120);
-    for (char& c : shown)
-      if (static_cast<unsigned char>(c) < 0x20) c = '?';
-    throw BadDataError(fmt::format("{}: line 1: header is not the canonical one (expected \"{}\", got \"{}\")", in_name,
-                                   kCanonicalHeader, shown));
-  }
-  db.exec("BEGIN", "BEGIN");
-  create_stage(db, t);
-  db.begin_copy_in(fmt::format("COPY stage ({}) FROM STDIN (FORMAT csv)", kCanonicalColumns));
+  // A last row without its newline would otherwise run into the next input's first row.
+  if (!last_was_newline_) send("\n");
+  copy_lines_ = inputs_.back().first_copy_line - 1 + inputs_.back().lines;
+  last_was_newline_ = true;
+}
+
+MergeCounts CanonicalCopyIn::finish(MergeMode mode) {
   std::int64_t rows = 0;
   try {
-    if (!carry.empty()) db.put_copy_data(carry);
-    while (!(chunk = read()).empty()) db.put_copy_data(chunk);
-    rows = db.end_copy("COPY into stage");
+    rows = db_.end_copy("COPY into stage");
   } catch (const Error& e) {
     std::string message = e.what();
-    // Reported against the input file: the staging table is ours, the line is the user's.
-    auto code = e.code();
-    db.exec("ROLLBACK", "ROLLBACK");
-    throw Error(code, with_file_line(message.substr(message.find(": ") + 2), in_name));
+    message = message.substr(message.find(": ") + 2);
+    // The server counts lines of the combined stream; report them against the input and its own line (header = 1).
+    static const std::regex copy_line(R"(COPY stage, line (\d+)(, column (\w+))?)");
+    std::smatch m;
+    std::string where = inputs_.empty() ? table_.shown() : inputs_.front().name;
+    if (std::regex_search(message, m, copy_line)) {
+      std::int64_t line = std::atoll(m[1].str().c_str());
+      for (const auto& in : inputs_)
+        if (line >= in.first_copy_line && line < in.first_copy_line + std::max<std::int64_t>(in.lines, 1))
+          where = fmt::format("{}: line {}", in.name, line - in.first_copy_line + 2);
+      if (m[3].matched) where += fmt::format(", field {}", m[3].str());
+    }
+    open_ = false;
+    PQclear(PQexec(db_.raw(), "ROLLBACK"));
+    throw Error(e.code(), fmt::format("{}: {}", where, message));
   }
   MergeCounts counts;
   try {
-    counts = merge_stage(db, t, mode, rows);
-    db.exec("COMMIT", "COMMIT");
+    counts = merge_stage(db_, table_, mode, rows);
+    db_.exec("COMMIT", "COMMIT");
   } catch (...) {
-    PQexec(db.raw(), "ROLLBACK");
+    open_ = false;
+    PQclear(PQexec(db_.raw(), "ROLLBACK"));
     throw;
   }
+  open_ = false;
   return counts;
 }
 
 MergeCounts load_canonical_csv(PgConnection& db, const TableName& t, std::FILE* in, const std::string& in_name,
                                MergeMode mode) {
   std::vector<char> buffer(1 << 20);
-  return load_canonical_stream(db, t, in_name, mode, [&]() -> std::string_view {
+  CanonicalCopyIn copy(db, t);
+  copy.begin_input(in_name);
+  for (;;) {
     std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
-    if (n == 0 && std::ferror(in))
-      throw Error(ExitCode::other, fmt::format("{}: read error: {}", in_name, std::strerror(errno)));
-    return std::string_view(buffer.data(), n);
-  });
+    if (n == 0) {
+      if (std::ferror(in)) throw Error(ExitCode::other, fmt::format("{}: read error: {}", in_name, std::strerror(errno)));
+      break;
+    }
+    copy.write(std::string_view(buffer.data(), n));
+  }
+  copy.end_input();
+  return copy.finish(mode);
 }
 
 }  // namespace cryptopipe
