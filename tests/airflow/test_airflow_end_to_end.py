@@ -208,41 +208,33 @@ def test_daily_dag_exports_uploads_and_upserts_one_utc_day(airflow, pg, replay, 
 
 
 RUN_WITHOUT_LOGICAL_DATE = r"""
-import runpy, sys
+import json, runpy, sys
 sys.path.insert(0, sys.argv[1])
-runpy.run_path(sys.argv[1] + "/crypto_prices.py")["dag"].test(logical_date=None)
+dag = runpy.run_path(sys.argv[1] + "/crypto_prices.py")["dag"]
+dag.test(logical_date=None, run_conf=json.loads(sys.argv[2]))
 """
 
 
-def test_manual_run_without_logical_date_loads_the_last_closed_window(airflow, pg, replay, cryptopipe_bin):
-    """A manual run with no logical date (Airflow 3: no data interval either) falls back to the last 5-minute
-    period closed before the run."""
+def test_manual_run_without_logical_date_with_coinapi_chosen_by_params(airflow, pg, replay, cryptopipe_bin):
+    """A manual run with no logical date (Airflow 3 gives it no data interval either) loads the last 5-minute
+    period closed before the run; its conf picks provider and symbols; COINAPI_KEY comes from the
+    `coinapi_default` connection and stays out of every log."""
     db = pg.create_db("airflow_no_logical_date")
     replay.reset()
+    env = {**_five_minute_env(cryptopipe_bin, replay, pg, db),
+           "AIRFLOW_CONN_COINAPI_DEFAULT": json.dumps({"conn_type": "http", "password": replay.coinapi_key})}
+    conf = json.dumps({"provider": "coinapi", "symbols": ["COINBASE_SPOT_BTC_USD", "BITSTAMP_SPOT_ETH_USD"]})
     before = int(time.time()) // 300 * 300 - 300
-    res = subprocess.run([sys.executable, "-c", RUN_WITHOUT_LOGICAL_DATE, str(DAGS)],
-                         env=airflow.env(_five_minute_env(cryptopipe_bin, replay, pg, db)),
+    res = subprocess.run([sys.executable, "-c", RUN_WITHOUT_LOGICAL_DATE, str(DAGS), conf], env=airflow.env(env),
                          capture_output=True, text=True, timeout=400, cwd=airflow.home)
     after = int(time.time()) // 300 * 300 - 300
     assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
-    rows = pg.query(db, "SELECT symbol_id, extract(epoch FROM time_period_start)::bigint FROM ohlcv ORDER BY 1")
-    assert [r[0] for r in rows] == SYMBOLS
+    rows = pg.query(db, "SELECT symbol_id, extract(epoch FROM time_period_start)::bigint, source FROM ohlcv ORDER BY 1")
+    assert [(r[0], r[2]) for r in rows] == [("BITSTAMP_SPOT_ETH_USD", "coinapi"), ("COINBASE_SPOT_BTC_USD", "coinapi")]
     assert len({r[1] for r in rows}) == 1 and int(rows[0][1]) in (before, after)
     # It really was a run without logical date and data interval.
     assert airflow.sql("SELECT count(*) FROM dag_run WHERE dag_id = 'crypto_prices' AND logical_date IS NULL "
                        "AND data_interval_start IS NULL") == [(1,)]
-
-
-def test_params_choose_coinapi_and_its_key_comes_from_the_connection(airflow, pg, replay, cryptopipe_bin):
-    db = pg.create_db("airflow_coinapi")
-    replay.reset()
-    env = {**_five_minute_env(cryptopipe_bin, replay, pg, db),
-           "AIRFLOW_CONN_COINAPI_DEFAULT": json.dumps({"conn_type": "http", "password": replay.coinapi_key})}
-    conf = json.dumps({"provider": "coinapi", "symbols": ["COINBASE_SPOT_BTC_USD"]})
-    res = airflow.run("dags", "test", "crypto_prices", "2024-01-01T00:20:00+00:00", "-c", conf, env=env, timeout=400)
-    assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
-    rows = pg.query(db, "SELECT symbol_id, time_period_start, source FROM ohlcv")
-    assert rows == [("COINBASE_SPOT_BTC_USD", "2024-01-01 00:15:00+00", "coinapi")]
     requests = [r for r in replay.requests() if r["path"].startswith("/v1/ohlcv/")]
-    assert requests and all(r["key_present"] for r in requests)
+    assert len(requests) >= 2 and all(r["key_present"] for r in requests)
     _assert_no_secret(airflow, res, replay.coinapi_key)
