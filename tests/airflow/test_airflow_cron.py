@@ -92,28 +92,30 @@ def test_rerun_of_the_same_window_changes_nothing(cron, pg, replay):
     assert cron.log.read_text().count("inserted 0, updated 0, unchanged 1") == 3
 
 
-def _hold_lock(lock_file: Path, seconds: float | None, started: threading.Event):
+def _hold_lock(lock_file: Path, release: threading.Event, started: threading.Event, seconds: float = 60):
+    """Holds the job's lock (flock(2), as flock(1) takes it) until `release` is set or `seconds` pass."""
     with open(lock_file, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         started.set()
-        time.sleep(seconds)
+        release.wait(seconds)
 
 
 def test_an_overlapping_run_exits_cleanly_without_touching_anything(cron, pg, replay):
     replay.reset()
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_lock,
-                              args=(cron.lock_dir / "cryptopipe-cron-five-minute.lock", 3, started))
+                              args=(cron.lock_dir / "cryptopipe-cron-five-minute.lock", release, started))
     holder.start()
     try:
-        started.wait(5)
-        t0 = time.monotonic()
-        res = cron("five-minute", "2024-01-01T00:07:00Z")
-        elapsed = time.monotonic() - t0
+        assert started.wait(10)
+        # Returns while the lock is still held: it did not wait (if it did, it would time out here).
+        res = cron("five-minute", "2024-01-01T00:07:00Z", timeout=30)
+        still_held = holder.is_alive()
     finally:
+        release.set()
         holder.join()
     assert res.returncode == 0
-    assert elapsed < 2.5  # did not wait for the holder
+    assert still_held
     assert "skipped [2024-01-01T00:00:00Z, 2024-01-01T00:05:00Z): a previous run still holds" in cron.log.read_text()
     assert replay.requests() == []
     assert pg.query(cron.db, "SELECT to_regclass('ohlcv') IS NULL") == [("t",)]
@@ -121,19 +123,20 @@ def test_an_overlapping_run_exits_cleanly_without_touching_anything(cron, pg, re
 
 def test_an_overlapping_run_may_wait_for_the_lock(cron, pg, replay):
     replay.reset()
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_lock,
-                              args=(cron.lock_dir / "cryptopipe-cron-five-minute.lock", 1.5, started))
+                              args=(cron.lock_dir / "cryptopipe-cron-five-minute.lock", release, started, 1.5))
     holder.start()
     try:
-        started.wait(5)
+        assert started.wait(10)
         t0 = time.monotonic()
         res = cron("five-minute", "2024-01-01T00:07:00Z", {"CRYPTOPIPE_LOCK_WAIT": "30"})
         elapsed = time.monotonic() - t0
     finally:
+        release.set()
         holder.join()
     assert res.returncode == 0, cron.log.read_text()
-    assert elapsed >= 1.0
+    assert elapsed >= 1.0  # waited for the holder, then ran
     assert len(_rows(pg, cron.db)) == 3
 
 
