@@ -22,11 +22,9 @@ from airflow.sdk import RetryDecision, RetryPolicy
 
 # --- Exit codes (the cryptopipe CLI contract) ----------------------------------------------------
 
-EXIT_TRANSIENT = 5
-# usage/config error, bad input data, remote refused: retrying cannot help.
+# usage/config error, bad input data, remote refused: retrying cannot help. 5 (transient) and 1 are
+# left to the task's retries.
 EXIT_FAIL_FAST = frozenset({2, 3, 4})
-# 128 + SIGPIPE: a pipe stage died because the stage after it did; never the root cause.
-EXIT_SIGPIPE = 141
 
 _BASH_EXIT_CODE = re.compile(r"non-zero exit code (\d+)")
 
