@@ -19,8 +19,9 @@ sees the real reason. The task id names the three subcommands it runs.
 with logical date `2024-01-01T00:05:00+00:00` covers `[00:00, 00:05)`. A manual run with no logical date
 covers the last closed 5-minute period before it was triggered.
 
-**Exit codes.** 5 (transient: network, 5xx, 429) and 1 are retried with exponential backoff; 2 (usage or
-config), 3 (bad data) and 4 (remote refused) fail at once, the command's one-line error is in the log.
+**Exit codes.** 5 (transient: network, 5xx, 429) and 1 are retried, 3 times, after 30 s, then doubling up to
+4 min (env `CRYPTOPIPE_RETRY_DELAY_SECONDS` on the DAG processor and workers sets the first delay); 2 (usage
+or config), 3 (bad data) and 4 (remote refused) fail at once. The command's one-line error is in the log.
 
 **Reads** (at run time, never at parse time):
 

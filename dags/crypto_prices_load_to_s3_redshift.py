@@ -22,7 +22,8 @@ day. The candle `23:55–00:00` is loaded by the `crypto_prices` run that starts
 time as this DAG; `wait_for_late_candles` holds the export until 15 minutes after the day's end (for a
 past day it passes at once; a manual run with no logical date waits 15 minutes after its trigger).
 
-**Exit codes.** 5 (transient) and 1 are retried with exponential backoff; 2, 3 and 4 fail at once.
+**Exit codes.** 5 (transient) and 1 are retried, 3 times, after 2 min, then doubling up to 30 min (env
+`CRYPTOPIPE_RETRY_DELAY_SECONDS` sets the first delay); 2, 3 and 4 fail at once.
 
 **Reads** (at run time, never at parse time):
 

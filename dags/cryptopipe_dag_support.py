@@ -56,7 +56,11 @@ def default_args(retry_delay: timedelta, max_retry_delay: timedelta, execution_t
     """Task defaults shared by both DAGs: retries with exponential backoff, fail fast on 2/3/4.
 
     `execution_timeout` bounds a hung try (cryptopipe has its own deadlines; this is the backstop).
+    Env `CRYPTOPIPE_RETRY_DELAY_SECONDS`, read when the DAG is parsed, overrides the first retry's delay.
     """
+    override = os.environ.get("CRYPTOPIPE_RETRY_DELAY_SECONDS", "").strip()
+    if override:
+        retry_delay = timedelta(seconds=float(override))
     return {
         "owner": "data-engineering",
         "execution_timeout": execution_timeout,

@@ -149,6 +149,25 @@ def test_a_refused_request_fails_that_symbol_at_once_without_retry(airflow, pg, 
     assert [r[0] for r in pg.query(db, "SELECT symbol_id FROM ohlcv ORDER BY 1")] == SYMBOLS[1:]
 
 
+def test_a_transient_failure_is_retried_and_then_loads(airflow, pg, replay, cryptopipe_bin):
+    db = pg.create_db("airflow_transient")
+    replay.reset()
+    # BTC: 503 for every one of extract's 6 attempts (default --max-attempts) → exit 5 → Airflow retries the
+    # task, and the second try finds the API healthy again.
+    replay.set_faults([{"kind": "status", "status": 503, "retry_after": 0}] * 6, path_prefix="/api/v2/ohlc/btcusd")
+    env = {**_five_minute_env(cryptopipe_bin, replay, pg, db), "CRYPTOPIPE_RETRY_DELAY_SECONDS": "1"}
+    try:
+        res = _dags_test(airflow, "crypto_prices", "2024-01-01T00:25:00+00:00", env)
+    finally:
+        replay.reset()
+    assert res.returncode == 0, f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    states = {m: (s, n) for t, m, s, n in _task_states(airflow, "crypto_prices", "2024-01-01 00:25:00")
+              if t == "extract_transform_load_postgres"}
+    assert states == {0: ("success", 2), 1: ("success", 1), 2: ("success", 1)}
+    assert "exit code 5" in _all_logs(airflow) + res.stdout + res.stderr
+    assert [r[0] for r in pg.query(db, "SELECT symbol_id FROM ohlcv ORDER BY 1")] == SYMBOLS
+
+
 def _seed_day(cli, pg, db, replay):
     """Candles 2024-01-01 22:00 → 2024-01-02 01:00 for BTC and ETH: the day's last hours plus the next day's first."""
     replay.reset()
