@@ -516,8 +516,16 @@ PutResult S3Client::put_file(const std::string& local_path, const ObjectUri& des
   struct stat st {};
   if (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) throw UsageError(local_path + ": not a regular file");
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (options.no_overwrite && exists(dest))
-    throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
+  if (options.no_overwrite) {
+    HttpResponse head = call(*transport_, "HEAD", dest, {}, {}, RequestBody{});
+    if (head.status >= 200 && head.status < 300)
+      throw RemoteRefusedError(dest.str() + ": object already exists (--no-overwrite)");
+    // Without s3:ListBucket S3 answers 403 for a missing key: the conditional write alone must decide then.
+    if (head.status == 403)
+      log::warn("{}: HEAD refused (HTTP 403); relying on If-None-Match for --no-overwrite", dest.str());
+    else if (head.status != 404)
+      throw RemoteRefusedError(dest.str() + ": HEAD: " + describe_s3_failure(head.status, head.body));
+  }
   if (size < options.multipart_threshold) return put_single(file.fd, size, dest, options);
   return put_multipart(file.fd, size, dest, options);
 }

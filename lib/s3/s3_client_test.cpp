@@ -379,6 +379,31 @@ TEST_F(S3ClientOnFakeS3, NoOverwriteChecksWithHeadAndSendsIfNoneMatch) {
   EXPECT_EQ(s3.log.size(), 3u);  // refused after the HEAD, no PUT
 }
 
+TEST_F(S3ClientOnFakeS3, NoOverwriteFallsBackToIfNoneMatchWhenHeadIsForbidden) {
+  file(10);
+  s3.objects[kPath] = "old";
+  s3.fault = [&](const Seen& s) -> std::optional<HttpResponse> {
+    if (s.method != "HEAD") return std::nullopt;
+    HttpResponse r;
+    r.status = 403;  // a policy with s3:PutObject but no s3:ListBucket
+    return r;
+  };
+  PutOptions o;
+  o.no_overwrite = true;
+  try {
+    client().put_file(path(), kDest, o);
+    FAIL() << "expected RemoteRefusedError";
+  } catch (const RemoteRefusedError& e) {
+    EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(s3.log.size(), 2u);
+  EXPECT_EQ(s3.log[1].header("if-none-match"), "*");
+  EXPECT_EQ(s3.objects.at(kPath), "old");
+  s3.objects.clear();
+  client().put_file(path(), kDest, o);
+  EXPECT_EQ(s3.objects.size(), 1u);
+}
+
 TEST_F(S3ClientOnFakeS3, SessionTokenIsSentAndSigned) {
   file(10);
   client({"ASIAEXAMPLE", "secret", "the-token"}).put_file(path(), kDest, {});
