@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace cryptopipe {
 namespace {
@@ -56,6 +57,9 @@ PgConnection::PgConnection(const std::string& conninfo) {
     throw TransientError(fmt::format("{}: cannot connect: {}", target, msg));
   }
   description_ = fmt::format("postgres {}:{}/{}", PQhost(conn_), PQport(conn_), PQdb(conn_));
+  // Server notices ("relation already exists, skipping") are routine here: debug detail, not stderr noise.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char* message) { log::debug("postgres notice: {}", one_line(message)); }, nullptr);
   // Timestamps must come back in UTC whatever the server or role default is.
   PQclear(PQexec(conn_, "SET TIME ZONE 'UTC'"));
 }
