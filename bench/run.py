@@ -439,9 +439,11 @@ def targets(rows: list[dict]) -> list[dict]:
     out = []
 
     def ratio_target(name, mine, base, need, category):
-        m, b = get(mine), None
-        if m:
-            b = get(base, m["rows"])
+        # The largest size at which both were measured (above 1M only cryptopipe runs).
+        both = sorted({r["rows"] for r in rows if r["tool"] == mine and r.get("wall_s")} &
+                      {r["rows"] for r in rows if r["tool"] == base and r.get("wall_s")})
+        m = get(mine, both[-1]) if both else None
+        b = get(base, both[-1]) if both else None
         if not (m and b):
             out.append({"target": name, "measured": "not measured", "met": None})
             return
@@ -456,11 +458,14 @@ def targets(rows: list[dict]) -> list[dict]:
     if t:
         # "On one core": input MB per CPU second (transform is single-threaded); wall MB/s shown beside it, as a
         # shared machine stretches wall time.
-        best = max(t, key=lambda r: r["rows"])
-        per_cpu = best["bytes_in"] / 1e6 / best["cpu_s"] if best.get("cpu_s") else best["mb_s"]
-        out.append({"target": "transform ≥ 150 MB/s of CoinAPI JSON (one core)", "value": per_cpu,
-                    "measured": f"{per_cpu:.0f} MB per CPU-second ({best['mb_s']:.0f} MB/s wall) at "
-                                f"{best['rows']:,} rows", "met": per_cpu >= 150})
+        figures = []
+        for r in sorted(t, key=lambda r: r["rows"]):
+            per_cpu = r["bytes_in"] / 1e6 / r["cpu_s"] if r.get("cpu_s") else r["mb_s"]
+            figures.append((r["rows"], per_cpu, r["mb_s"]))
+        out.append({"target": "transform ≥ 150 MB/s of CoinAPI JSON (one core)", "value": min(f[1] for f in figures),
+                    "measured": "; ".join(f"{cpu:.0f} MB per CPU-second ({wall:.0f} MB/s wall) at {n:,} rows"
+                                          for n, cpu, wall in figures),
+                    "met": all(f[1] >= 150 for f in figures)})
     else:
         out.append({"target": "transform ≥ 150 MB/s of CoinAPI JSON", "measured": "not measured", "met": None})
     ratio_target("export-csv --gzip ≥ 0.9× psql \\copy | gzip -6", "cryptopipe export-csv --gzip",
@@ -478,7 +483,7 @@ def targets(rows: list[dict]) -> list[dict]:
         peak = max(r["rss_max_mib"] for r in rs)
         lo, hi = rs[0], rs[-1]
         growth = hi["rss_max_mib"] / lo["rss_max_mib"] - 1
-        span = f"{lo['rows']:,}→{hi['rows']:,} rows" if len(rs) > 1 else f"{lo['rows']:,} rows only"
+        span = f"{lo['rows']:,}→{hi['rows']:,} rows" if len(rs) > 1 else f"{size_label(lo)} only"
         flat_needed = len(rs) > 1 and tool != "cryptopipe upload-s3"
         out.append({"target": f"{tool}: peak RSS ≤ 50 MiB at 1M rows, flat (±10 %) 100k→10M",
                     "measured": f"max {peak:.1f} MiB; {span}: {lo['rss_max_mib']:.1f} → {hi['rss_max_mib']:.1f} MiB"
@@ -533,6 +538,23 @@ def markdown(result: dict, rows: list[dict], goals: list[dict]) -> str:
             f"- {md(s['tool'])} at {s['rows']:,} rows, run {s['run'] + 1}: rc {s['rc']}, check {json.dumps(s['check'])}"
             f": `{s['stderr'].strip().splitlines()[-1][:200] if s['stderr'].strip() else ''}`" for s in failed]
     return "\n".join(lines) + "\n"
+
+
+def write_reports(result: dict, out: Path) -> None:
+    """Summary, targets, Markdown (printed too), JSON and PNG as <timestamp>.* and latest.* in `out`."""
+    rows = summarise(result)
+    goals = targets(rows)
+    result["summary"], result["targets"] = rows, goals
+    text = markdown(result, rows, goals)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = stamp_of(result["meta"]["started_at"])
+    (out / f"{stamp}.md").write_text(text)
+    (out / "latest.md").write_text(text)
+    for p in (out / f"{stamp}.json", out / "latest.json"):
+        p.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    if chart(rows, out / "latest.png"):
+        shutil.copyfile(out / "latest.png", out / f"{stamp}.png")
+    print(text)
 
 
 def chart(rows: list[dict], path: Path) -> bool:
@@ -666,6 +688,7 @@ def main(argv=None) -> int:
     ap.add_argument("--merge", action="append", default=[], metavar="RESULT.json",
                     help="add an earlier run's samples for the (tool, rows) pairs this run did not measure, so a "
                          "long bench can be run in parts (e.g. --tools transform,load, then export,upload)")
+    ap.add_argument("--report", metavar="RESULT.json", help="only re-render the reports of an earlier result")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds one measured command may take")
     a = ap.parse_args(argv)
     if a.smoke:
@@ -677,6 +700,10 @@ def main(argv=None) -> int:
         print(f"bench: error: {a.binary}: not found (build with cmake --build build -j2)", file=sys.stderr)
         return 2
 
+    if a.report:  # re-render an earlier result (e.g. after a change to the report) without measuring again
+        result = json.loads(Path(a.report).read_text())
+        write_reports(result, Path(a.results_dir))
+        return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop PostgreSQL and moto, remove the data
     bench = Bench(a)
     try:
@@ -684,21 +711,8 @@ def main(argv=None) -> int:
     finally:
         bench.close()
     merge(result, a.merge)
-    rows = summarise(result)
-    goals = targets(rows)
-    result["summary"], result["targets"] = rows, goals
-    text = markdown(result, rows, goals)
-    out = Path(a.results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = stamp_of(result["meta"]["started_at"])
-    (out / f"{stamp}.md").write_text(text)
-    (out / "latest.md").write_text(text)
-    for p in (out / f"{stamp}.json", out / "latest.json"):
-        p.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    if chart(rows, out / "latest.png"):
-        shutil.copyfile(out / "latest.png", out / f"{stamp}.png")
+    write_reports(result, Path(a.results_dir))
     bench.partial.unlink(missing_ok=True)
-    print(text)
     failed = sum(1 for s in result["samples"] if not s["ok"])
     if failed:
         log(f"{failed} measured run(s) failed their check: see 'Failed runs' in {out / 'latest.md'}")
