@@ -21,7 +21,9 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-size_t on_header(char* data, size_t size, size_t n, void* user) {
+}  // namespace
+
+std::size_t curl_collect_header(char* data, std::size_t size, std::size_t n, void* user) {
   auto* headers = static_cast<HttpHeaders*>(user);
   std::string line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) headers->clear();  // a new response (after a redirect or 100-continue)
@@ -37,8 +39,6 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   }
   return size * n;
 }
-
-}  // namespace
 
 std::string HttpResponse::header(const std::string& name) const {
   for (const auto& [k, v] : headers)
@@ -84,7 +84,7 @@ HttpResponse CurlHttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, curl_collect_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
   if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   if (request.method == "GET") {

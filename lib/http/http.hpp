@@ -52,6 +52,10 @@ class CurlHttpClient final : public HttpClient {
   CurlOptions options_;
 };
 
+/// libcurl CURLOPT_HEADERFUNCTION that collects response headers (names lower-cased) into the HttpHeaders
+/// passed as CURLOPT_HEADERDATA; a new status line (redirect, 100-continue) starts the list afresh.
+std::size_t curl_collect_header(char* data, std::size_t size, std::size_t n, void* headers);
+
 /// Returns `url` with the values of query parameters that could carry secrets removed (for logs and errors).
 std::string redact_url(const std::string& url);
 

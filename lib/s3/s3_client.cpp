@@ -164,23 +164,6 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-  auto* headers = static_cast<HttpHeaders*>(user);
-  std::string line(data, size * n);
-  if (line.rfind("HTTP/", 0) == 0) headers->clear();
-  auto colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    std::string value = line.substr(colon + 1);
-    auto b = value.find_first_not_of(" \t");
-    auto e = value.find_last_not_of(" \t\r\n");
-    value = b == std::string::npos ? "" : value.substr(b, e - b + 1);
-    headers->emplace_back(std::move(name), std::move(value));
-  }
-  return size * n;
-}
-
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
   return t->cancellable && object_store_cancel_flag().load() ? 1 : 0;
@@ -340,7 +323,7 @@ HttpResponse CurlS3Transport::perform(const std::string& method, const std::stri
   curl_easy_setopt(c, CURLOPT_USERAGENT, "cryptopipe/" CRYPTOPIPE_VERSION);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, curl_collect_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.headers);
   curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);

@@ -76,7 +76,9 @@ class FakeS3 {
     EXPECT_EQ(s.header("x-amz-content-sha256"), sha256_hex(s.body)) << method << " " << url;
     EXPECT_NE(s.header("authorization").find("SignedHeaders="), std::string::npos);
     EXPECT_NE(s.header("authorization").find("host;"), std::string::npos);
-    if (!s.header("content-md5").empty()) EXPECT_EQ(s.header("content-md5"), md5_base64(s.body));
+    if (!s.header("content-md5").empty()) {
+      EXPECT_EQ(s.header("content-md5"), md5_base64(s.body));
+    }
     std::function<std::optional<HttpResponse>(const Seen&)> f;
     {
       std::lock_guard lock(mu);
@@ -263,8 +265,12 @@ TEST_F(S3ClientOnFakeS3, LargeFileGoesMultipartInOrderWithEveryPartsEtag) {
   EXPECT_EQ(complete->body, expected);
   // SSE goes on CreateMultipartUpload only, not on the parts.
   for (auto& s : s3.log) {
-    if (s.query == "uploads=") EXPECT_EQ(s.header("x-amz-server-side-encryption"), "AES256");
-    if (s.query.find("partNumber=") != std::string::npos) EXPECT_EQ(s.header("x-amz-server-side-encryption"), "");
+    if (s.query == "uploads=") {
+      EXPECT_EQ(s.header("x-amz-server-side-encryption"), "AES256");
+    }
+    if (s.query.find("partNumber=") != std::string::npos) {
+      EXPECT_EQ(s.header("x-amz-server-side-encryption"), "");
+    }
   }
 }
 
