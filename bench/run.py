@@ -102,12 +102,13 @@ class Bench:
             return subprocess.run([str(self.py_bench), "-c", code, *mods]).returncode == 0
 
         pandas_ok = has_modules("pandas", "sqlalchemy", "psycopg2")
+        self.aws = self.aws_cli()
         needs = {
             "pandas to_sql": (pandas_ok, "pandas/sqlalchemy missing: run bench/setup.sh"),
             "pandas read_sql → to_csv gzip": (pandas_ok, "pandas/sqlalchemy missing: run bench/setup.sh"),
             "psycopg2 execute_batch": (has_modules("psycopg2"), "psycopg2 missing: run bench/setup.sh"),
             "boto3 upload_file": (has_modules("boto3"), "boto3 missing: run bench/setup.sh"),
-            "aws s3 cp": (self.aws_cli() is not None, "aws CLI missing: run bench/setup.sh"),
+            "aws s3 cp": (self.aws is not None, "aws CLI missing or not working: run bench/setup.sh"),
             "psql \\copy": (shutil.which("psql") is not None, "psql missing"),
             "psql \\copy | gzip -6": (shutil.which("psql") is not None and shutil.which("gzip") is not None,
                                       "psql or gzip missing"),
@@ -130,8 +131,16 @@ class Bench:
                 self.skipped[tool] = why
 
     def aws_cli(self) -> str | None:
+        """The bench venv's aws CLI, else one on PATH that actually runs (a pyenv shim may not)."""
         p = self.py_bench.with_name("aws")
-        return str(p) if p.exists() else shutil.which("aws")
+        exe = str(p) if p.exists() else shutil.which("aws")
+        if exe is None:
+            return None
+        try:
+            ok = subprocess.run([exe, "--version"], capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        return exe if ok else None
 
     def start_services(self) -> None:
         self.pg = Postgres(self.work)
@@ -261,7 +270,7 @@ class Bench:
             elif tool == "boto3 upload_file":
                 argv = [str(self.py_bench), str(BENCH / "baselines" / "upload_boto3.py"), src, BUCKET, key]
             else:
-                argv = [self.aws_cli(), "s3", "cp", "--only-show-errors", src, f"s3://{BUCKET}/{key}",
+                argv = [self.aws, "s3", "cp", "--only-show-errors", src, f"s3://{BUCKET}/{key}",
                         "--endpoint-url", self.moto.endpoint]
             s = self.measure(argv, env)
             if s["rc"] == 0:
