@@ -70,6 +70,7 @@ PgConnection::~PgConnection() {
 
 void PgConnection::throw_result_error(const PGresult* r, std::string_view what) {
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  last_sqlstate_ = state ? state : "";
   std::string primary = r && PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
                             ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
                             : one_line(PQerrorMessage(conn_));

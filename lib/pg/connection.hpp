@@ -43,6 +43,8 @@ class PgConnection {
   std::size_t copy_out(const std::string& copy_sql, const std::function<void(std::string_view)>& sink,
                        std::string_view what = "COPY");
 
+  /// SQLSTATE of the last failed command ("" if none or the connection broke).
+  const std::string& last_sqlstate() const { return last_sqlstate_; }
   /// "host:port/dbname" for messages (no user, no password).
   const std::string& describe() const { return description_; }
   PGconn* raw() { return conn_; }
@@ -51,6 +53,7 @@ class PgConnection {
   [[noreturn]] void throw_result_error(const PGresult* r, std::string_view what);
   PGconn* conn_ = nullptr;
   std::string description_;
+  std::string last_sqlstate_;
 };
 
 /// Maps a SQLSTATE to the error policy's exit code class (3 bad data, 5 transient, 4 refused, 1 other).

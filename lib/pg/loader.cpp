@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
+#include <vector>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -10,14 +12,21 @@
 
 #include "candle/candle.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace cryptopipe {
 
-CanonicalCopyIn::CanonicalCopyIn(PgConnection& db, const TableName& t) : db_(db), table_(t) {
+CanonicalCopyIn::CanonicalCopyIn(PgConnection& db, const TableName& t, Into into) : db_(db), table_(t), into_(into) {
   db_.exec("BEGIN", "BEGIN");
   open_ = true;
-  create_stage(db_, table_);
-  db_.begin_copy_in(fmt::format("COPY stage ({}) FROM STDIN (FORMAT csv)", kCanonicalColumns));
+  if (into_ == Into::stage) {
+    create_stage(db_, table_);
+    db_.begin_copy_in(fmt::format("COPY stage ({}) FROM STDIN (FORMAT csv)", kCanonicalColumns));
+  } else {
+    // The same lock as the merge: concurrent loaders of overlapping windows take turns instead of deadlocking.
+    lock_for_merge(db_, table_);
+    db_.begin_copy_in(fmt::format("COPY {} ({}) FROM STDIN (FORMAT csv)", table_.qualified(), kCanonicalColumns));
+  }
 }
 
 CanonicalCopyIn::~CanonicalCopyIn() {
@@ -86,7 +95,7 @@ MergeCounts CanonicalCopyIn::finish(MergeMode mode) {
     std::string message = e.what();
     message = message.substr(message.find(": ") + 2);
     // The server counts lines of the combined stream; report them against the input and its own line (header = 1).
-    static const std::regex copy_line(R"(COPY stage, line (\d+)(, column (\w+))?)");
+    static const std::regex copy_line(R"(COPY \w+, line (\d+)(, column (\w+))?)");
     std::smatch m;
     std::string where = inputs_.empty() ? table_.shown() : inputs_.front().name;
     if (std::regex_search(message, m, copy_line)) {
@@ -102,7 +111,11 @@ MergeCounts CanonicalCopyIn::finish(MergeMode mode) {
   }
   MergeCounts counts;
   try {
-    counts = merge_stage(db_, table_, mode, rows);
+    if (into_ == Into::table) {
+      counts.inserted = rows;
+    } else {
+      counts = merge_stage(db_, table_, mode, rows);
+    }
     db_.exec("COMMIT", "COMMIT");
   } catch (...) {
     open_ = false;
@@ -113,10 +126,12 @@ MergeCounts CanonicalCopyIn::finish(MergeMode mode) {
   return counts;
 }
 
-MergeCounts load_canonical_csv(PgConnection& db, const TableName& t, std::FILE* in, const std::string& in_name,
-                               MergeMode mode) {
+namespace {
+
+MergeCounts copy_file(PgConnection& db, const TableName& t, CanonicalCopyIn::Into into, std::FILE* in,
+                      const std::string& in_name, MergeMode mode, std::FILE* tee) {
   std::vector<char> buffer(1 << 20);
-  CanonicalCopyIn copy(db, t);
+  CanonicalCopyIn copy(db, t, into);
   copy.begin_input(in_name);
   for (;;) {
     std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
@@ -124,10 +139,48 @@ MergeCounts load_canonical_csv(PgConnection& db, const TableName& t, std::FILE* 
       if (std::ferror(in)) throw Error(ExitCode::other, fmt::format("{}: read error: {}", in_name, std::strerror(errno)));
       break;
     }
+    if (tee && std::fwrite(buffer.data(), 1, n, tee) != n)
+      throw Error(ExitCode::other, fmt::format("{}: cannot spool input to a temp file: {}", in_name, std::strerror(errno)));
     copy.write(std::string_view(buffer.data(), n));
   }
   copy.end_input();
   return copy.finish(mode);
+}
+
+}  // namespace
+
+MergeCounts load_canonical_csv(PgConnection& db, const TableName& t, std::FILE* in, const std::string& in_name,
+                               MergeMode mode) {
+  if (mode != MergeMode::upsert) return copy_file(db, t, CanonicalCopyIn::Into::stage, in, in_name, mode, nullptr);
+  // Most loads bring only candles the table has never seen (the next five minutes), and then a COPY straight into
+  // the table is all the work there is. If any key already exists the COPY fails as a whole, and the input is
+  // loaded again through the stage and the upsert. A pipe cannot be re-read, so its bytes are spooled meanwhile.
+  const off_t start = ::ftello(in);
+  const bool seekable = start >= 0;
+  std::unique_ptr<std::FILE, decltype(&std::fclose)> spool(seekable ? nullptr : std::tmpfile(), &std::fclose);
+  if (!seekable && !spool)
+    throw Error(ExitCode::other, fmt::format("cannot create a temp file to spool {}: {}", in_name, std::strerror(errno)));
+  try {
+    return copy_file(db, t, CanonicalCopyIn::Into::table, in, in_name, mode, spool.get());
+  } catch (const Error&) {
+    if (db.last_sqlstate() != "23505") throw;  // only "key already present" sends us to the upsert
+    log::debug("{}: keys already in {}: loading again through the stage and the upsert", in_name, t.shown());
+  }
+  std::FILE* again = in;
+  if (seekable) {
+    if (::fseeko(in, start, SEEK_SET) != 0)
+      throw Error(ExitCode::other, fmt::format("{}: cannot re-read: {}", in_name, std::strerror(errno)));
+  } else {
+    // Whatever the direct COPY did not read yet is still in the pipe: spool it too, then replay the whole input.
+    std::vector<char> buffer(1 << 20);
+    std::size_t n;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), in)) > 0)
+      if (std::fwrite(buffer.data(), 1, n, spool.get()) != n)
+        throw Error(ExitCode::other, fmt::format("{}: cannot spool input to a temp file: {}", in_name, std::strerror(errno)));
+    std::rewind(spool.get());
+    again = spool.get();
+  }
+  return copy_file(db, t, CanonicalCopyIn::Into::stage, again, in_name, mode, nullptr);
 }
 
 }  // namespace cryptopipe

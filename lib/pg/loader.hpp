@@ -16,7 +16,10 @@ namespace cryptopipe {
 /// finish() rolls back.
 class CanonicalCopyIn {
  public:
-  CanonicalCopyIn(PgConnection& db, const TableName& t);
+  /// Where the rows go: the temp stage, merged by finish(), or straight into the table (insert only: a key
+  /// already present fails the COPY with SQLSTATE 23505).
+  enum class Into { stage, table };
+  CanonicalCopyIn(PgConnection& db, const TableName& t, Into into = Into::stage);
   ~CanonicalCopyIn();
   CanonicalCopyIn(const CanonicalCopyIn&) = delete;
   CanonicalCopyIn& operator=(const CanonicalCopyIn&) = delete;
@@ -37,6 +40,7 @@ class CanonicalCopyIn {
   };
   PgConnection& db_;
   TableName table_;
+  Into into_;
   std::vector<Input> inputs_;
   std::string header_;  // bytes of the current input's header so far
   bool in_header_ = false, last_was_newline_ = true, open_ = false;
@@ -44,7 +48,8 @@ class CanonicalCopyIn {
 };
 
 /// Streams canonical CSV from `in` (named `in_name` in messages) into `t` in one transaction with `mode`. A rerun
-/// of the same input changes nothing. Throws BadDataError naming the input line and field for bad rows or a
+/// of the same input changes nothing. An upsert of only new keys is a plain COPY into the table; otherwise the
+/// input is re-read (seek, or a temp-file spool for pipes) through the stage. Throws BadDataError naming the input line and field for bad rows or a
 /// wrong header; nothing is written then.
 MergeCounts load_canonical_csv(PgConnection& db, const TableName& t, std::FILE* in, const std::string& in_name,
                                MergeMode mode = MergeMode::upsert);

@@ -57,6 +57,11 @@ void ensure_table(PgConnection& db, const TableName& t) {
   db.exec("COMMIT", "COMMIT");
 }
 
+void lock_for_merge(PgConnection& db, const TableName& t) {
+  // Concurrent loads of overlapping windows would otherwise lock the same keys in different orders.
+  db.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", {"cryptopipe:merge:" + t.shown()}, "lock");
+}
+
 void create_stage(PgConnection& db, const TableName& t) {
   db.exec(fmt::format("CREATE TEMP TABLE stage (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP", t.qualified()),
           "create staging table");
@@ -65,8 +70,7 @@ void create_stage(PgConnection& db, const TableName& t) {
 MergeCounts merge_stage(PgConnection& db, const TableName& t, MergeMode mode, std::int64_t staged_rows) {
   MergeCounts counts;
   const std::string target = t.qualified();
-  // Concurrent loads of overlapping windows would otherwise lock the same keys in different orders.
-  db.exec_params("SELECT pg_advisory_xact_lock(hashtext($1))", {"cryptopipe:merge:" + t.shown()}, "lock");
+  lock_for_merge(db, t);
   if (mode == MergeMode::replace) {
     auto r = db.exec(fmt::format(
                          "DELETE FROM {0} AS t USING (SELECT symbol_id, period_id, min(time_period_start) AS lo, "

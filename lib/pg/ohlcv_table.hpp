@@ -33,6 +33,9 @@ struct MergeCounts {
 /// Creates the table if missing, serialised with an advisory lock so concurrent first runs do not collide.
 void ensure_table(PgConnection& db, const TableName& t);
 
+/// Inside an open transaction: takes the per-table lock that merges (and direct loads) hold until commit.
+void lock_for_merge(PgConnection& db, const TableName& t);
+
 /// Inside an open transaction: creates temp table `stage` shaped like `t` (dropped at commit).
 void create_stage(PgConnection& db, const TableName& t);
 

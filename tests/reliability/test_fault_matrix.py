@@ -408,10 +408,6 @@ def test_sigterm_to_the_whole_pipeline_mid_extract_loads_nothing(cryptopipe_bin,
     assert not exists or pg.query(db, "SELECT count(*) FROM ohlcv") == [("0",)]
 
 
-@pytest.mark.xfail(strict=True, reason="libpq's default notice processor prints server NOTICEs raw to stderr "
-                   "('NOTICE:  schema \"public\" already exists, skipping', 'NOTICE:  relation \"ohlcv\" already "
-                   "exists, skipping') on every run after the first: noise in Airflow logs and not JSON under "
-                   "--log-format json; set PQsetNoticeProcessor to route them through the logger (or drop them)")
 def test_load_postgres_stderr_has_only_cryptopipe_lines(cli, pg, tmp_path):
     db = pg.create_db("notices")
     src = tmp_path / "rows.csv"
