@@ -79,19 +79,6 @@ def row_value(rows, name, start="2024-01-01 00:00:00+00"):
 GAP_BIG_NUMBER = ("rapidjson fails the whole line as malformed JSON ('Number too big to be stored in double') even "
                   "with kParseNumbersAsStringsFlag: the error names no field, and with --max-rejects the line cannot "
                   "be a counted reject")
-GAP_YEAR_10000 = ("parse_timestamp applies the offset without a range check, so this candle is in year 10000 UTC: "
-                  "transform exits 0 and silently drops it as 'outside the window or still open' instead of "
-                  "rejecting time_period_start (format_timestamp would print it as year 0000: fuzz/README.md "
-                  "finding 2)")
-GAP_SYMBOL = ("transform does not validate the envelope's symbol_id and append_csv_row writes it unquoted: exit 0 and "
-              "a "
-              "canonical CSV row that is not 13 fields (comma), or has a stray quote / line break")
-GAP_SHARED_BUFFER = ("lib/io/files.cpp OutputSink uses ONE `static thread_local` setvbuf buffer for every sink: "
-                     "with -o "
-                     "FILE and --rejects FILE both open, the rejects file receives the CSV bytes (header and rows) "
-                     "instead of the reject JSON lines")
-GAP_DUP_FILE = ("the duplicate-key error names the table and the line but not the input file: "
-                "'load-postgres: table \"t\": duplicate key (...) in input at line 3'")
 GAP_VALIDATE = ("load-postgres does not validate the canonical row: PostgreSQL's COPY accepts it and the bad value "
                 "is loaded")
 
@@ -150,7 +137,7 @@ CANDLE_CASES = [
     Case("timestamp_offset_into_year_10000", "t-reject",
          lambda: t_coinapi(time_period_start='"9999-12-31T23:59:00-09:10"',
                            time_period_end='"9999-12-31T23:59:00-09:15"', time_open="null", time_close="null"),
-         fields=("time_period_start",), xfail=GAP_YEAR_10000),
+         fields=("time_period_start",)),
     Case("timestamp_as_number", "t-reject", lambda: t_coinapi(time_period_start="1704067200"),
          fields=("time_period_start",)),
     Case("timestamp_without_zone", "t-reject", lambda: t_coinapi(time_open='"2024-01-01T00:00:23"'),
@@ -169,11 +156,8 @@ CANDLE_CASES = [
 ]
 
 LINE_CASES = [
-    Case("empty_file", "t-reject", b"", line=None, fields=("empty",),
-         xfail="transform accepts an empty input file: exit 0 and a header-only CSV (issue 7 lists an empty file "
-               "as bad input: extract always writes at least one line per page)"),
-    Case("blank_lines_only", "t-reject", b"\n\n\n", line=None, fields=("empty",),
-         xfail="transform accepts an input of blank lines: exit 0 and a header-only CSV"),
+    Case("empty_file", "t-reject", b"", line=None, fields=("empty",)),
+    Case("blank_lines_only", "t-reject", b"\n\n\n", line=None, fields=("empty",)),
     Case("not_json", "t-reject", lambda: t_lines(GOOD_COINAPI, "this is not json"), fields=("json",)),
     Case("truncated_json", "t-reject", lambda: t_lines(GOOD_COINAPI, GOOD_COINAPI[: len(GOOD_COINAPI) // 2]),
          fields=("json",)),
@@ -200,11 +184,11 @@ LINE_CASES = [
     Case("unknown_provider", "t-reject", lambda: t_envelope(provider='"kraken"'), fields=("provider",)),
     Case("missing_symbol_id", "t-reject", lambda: t_envelope(symbol_id=None), fields=("symbol_id",)),
     Case("symbol_id_with_comma", "t-reject", lambda: t_envelope(symbol_id='"BITSTAMP_SPOT_BTC,USD"'),
-         fields=("symbol_id",), xfail=GAP_SYMBOL),
+         fields=("symbol_id",)),
     Case("symbol_id_with_quote", "t-reject", lambda: t_envelope(symbol_id='"BITSTAMP_SPOT_\\"BTC_USD"'),
-         fields=("symbol_id",), xfail=GAP_SYMBOL),
+         fields=("symbol_id",)),
     Case("symbol_id_with_newline", "t-reject", lambda: t_envelope(symbol_id='"BITSTAMP_SPOT_BTC\\nUSD"'),
-         fields=("symbol_id",), xfail=GAP_SYMBOL),
+         fields=("symbol_id",)),
     Case("unknown_period", "t-reject", lambda: t_envelope(period_id='"7MIN"'), fields=("period_id",)),
     Case("missing_body", "t-reject", lambda: t_lines(GOOD_COINAPI, extract_line("coinapi", "0")[:-len(',"body":0}')]
                                                      + "}"), fields=("body",)),
@@ -219,14 +203,10 @@ LINE_CASES = [
 ]
 
 COUNTED_CASES = [
-    Case("counted_nan", "t-counted", lambda: t_coinapi(price_open='"NaN"'), fields=("price_open",),
-         xfail=GAP_SHARED_BUFFER),
-    Case("counted_negative_volume", "t-counted", lambda: t_coinapi(volume_traded="-1"), fields=("volume_traded",),
-         xfail=GAP_SHARED_BUFFER),
-    Case("counted_high_below_low", "t-counted", lambda: t_coinapi(price_high="1"), fields=("price_high", "price_low"),
-         xfail=GAP_SHARED_BUFFER),
-    Case("counted_bitstamp_bad_timestamp", "t-counted", lambda: t_bitstamp(timestamp='"x"'), fields=("timestamp",),
-         xfail=GAP_SHARED_BUFFER),
+    Case("counted_nan", "t-counted", lambda: t_coinapi(price_open='"NaN"'), fields=("price_open",)),
+    Case("counted_negative_volume", "t-counted", lambda: t_coinapi(volume_traded="-1"), fields=("volume_traded",)),
+    Case("counted_high_below_low", "t-counted", lambda: t_coinapi(price_high="1"), fields=("price_high", "price_low")),
+    Case("counted_bitstamp_bad_timestamp", "t-counted", lambda: t_bitstamp(timestamp='"x"'), fields=("timestamp",)),
 ]
 
 
@@ -256,15 +236,14 @@ LOAD_CASES = [
     Case("csv_quoted_thousands", "l-reject", lambda: l_bad(price_open='"40,468.94"'), line=3, fields=("price_open",)),
     Case("csv_unquoted_thousands", "l-reject", lambda: l_bad(price_open="40,468.94"), line=3,
          fields=("column", "field", "extra")),
-    Case("csv_nan", "l-reject", lambda: l_bad(price_close="NaN"), line=3, fields=("price_close",), xfail=GAP_VALIDATE),
-    Case("csv_infinity", "l-reject", lambda: l_bad(price_high="Infinity"), line=3, fields=("price_high",),
-         xfail=GAP_VALIDATE),
+    Case("csv_nan", "l-reject", lambda: l_bad(price_close="NaN"), line=3, fields=("price_close",)),
+    Case("csv_infinity", "l-reject", lambda: l_bad(price_high="Infinity"), line=3, fields=("price_high",)),
     Case("csv_exponent", "l-reject", lambda: l_bad(volume_traded="1e400"), line=3, fields=("volume_traded",),
          xfail=GAP_VALIDATE),
     Case("csv_bad_timestamp", "l-reject", lambda: l_bad(time_open="2024-13-01 00:00:00+00"), line=3,
          fields=("time_open",)),
     Case("csv_timestamp_special_word", "l-reject", lambda: l_bad(time_close="infinity"), line=3,
-         fields=("time_close",), xfail=GAP_VALIDATE),
+         fields=("time_close",)),
     Case("csv_timestamp_without_zone", "l-reject", lambda: l_bad(time_open="2024-01-01 00:10:01"), line=3,
          fields=("time_open",), xfail=GAP_VALIDATE),
     Case("csv_symbol_with_quoted_comma", "l-reject", lambda: l_bad(symbol_id='"BITSTAMP,SPOT"'), line=3,
@@ -277,21 +256,19 @@ LOAD_CASES = [
     Case("csv_missing_column", "l-reject", lambda: l_rows(csv_row(start="2024-01-01 00:10:00+00",
                                                                  end="2024-01-01 00:15:00+00").rsplit(",", 1)[0]),
          line=3, fields=("column", "source", "missing")),
-    Case("csv_negative_volume", "l-reject", lambda: l_bad(volume_traded="-1"), line=3, fields=("volume_traded",),
-         xfail=GAP_VALIDATE),
+    Case("csv_negative_volume", "l-reject", lambda: l_bad(volume_traded="-1"), line=3, fields=("volume_traded",)),
     Case("csv_high_below_low", "l-reject", lambda: l_bad(price_high="1"), line=3, fields=("price_high", "price_low"),
          xfail=GAP_VALIDATE),
-    Case("csv_unknown_period", "l-reject", lambda: l_bad(period_id="7MIN"), line=3, fields=("period_id",),
-         xfail=GAP_VALIDATE),
+    Case("csv_unknown_period", "l-reject", lambda: l_bad(period_id="7MIN"), line=3, fields=("period_id",)),
     Case("csv_end_not_start_plus_period", "l-reject", lambda: l_bad(time_period_end="2024-01-02 00:00:00+00"),
-         line=3, fields=("time_period_end",), xfail=GAP_VALIDATE),
+         line=3, fields=("time_period_end",)),
     Case("csv_trades_fraction", "l-reject", lambda: l_bad(trades_count="1.5"), line=3, fields=("trades_count",)),
     Case("csv_non_utf8", "l-reject", lambda: l_rows().replace(b"bitstamp\n", b"bitst\xffamp\n", 1) + b"", line=2,
          fields=("source", "utf8", "utf-8", "encoding")),
     Case("csv_nul_byte", "l-reject", lambda: l_bad(source="bit\x00stamp"), line=3, fields=("source", "0x00")),
     Case("csv_duplicate_key", "l-reject", lambda: l_rows(csv_row(start="2024-01-01 00:05:00+00",
                                                                 end="2024-01-01 00:10:00+00")),
-         line=None, fields=("duplicate",), xfail=GAP_DUP_FILE),
+         line=None, fields=("duplicate",)),
     Case("csv_fifty_mb_line", "l-reject", lambda: l_rows("x" * (50 << 20)), line=3, fields=("column", "missing")),
 ]
 
