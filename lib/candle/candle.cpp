@@ -17,6 +17,13 @@ Period period_from_id(std::string_view id) {
   throw UsageError(fmt::format("period \"{}\": unknown (use 1MIN, 5MIN, 15MIN, 1HRS or 1DAY)", id));
 }
 
+bool valid_symbol_id(std::string_view id) {
+  if (id.empty() || id.size() > 100) return false;
+  for (char c : id)
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
 std::string validate_candle(const Candle& c, std::int64_t period_seconds) {
   if (c.symbol_id.empty()) return "symbol_id: missing";
   if (c.time_period_end - c.time_period_start != period_seconds * 1000000)

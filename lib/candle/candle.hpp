@@ -36,6 +36,9 @@ inline constexpr std::string_view kCanonicalHeader =
     "symbol_id,period_id,time_period_start,time_period_end,time_open,time_close,price_open,price_high,price_low,"
     "price_close,volume_traded,trades_count,source";
 
+/// True for a symbol id the canonical CSV can carry unquoted: ^[A-Z0-9_]{1,100}$ (CoinAPI's form).
+bool valid_symbol_id(std::string_view id);
+
 /// Returns why `c` is not a valid candle for `period_seconds` (empty string when valid): end = start + period,
 /// low <= open, close <= high, volume >= 0, trades >= 0.
 std::string validate_candle(const Candle& c, std::int64_t period_seconds);

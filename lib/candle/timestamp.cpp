@@ -90,6 +90,9 @@ std::optional<UnixMicros> parse_timestamp(std::string_view s) {
     return std::nullopt;  // a timestamp without a zone is ambiguous; we never guess local time
   }
   std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
+  // An offset can push 9999-12-31T23:00:00-05:00 into year 10000, which no canonical text can hold.
+  static const std::int64_t lo = days_from_civil(1, 1, 1) * 86400, hi = (days_from_civil(9999, 12, 31) + 1) * 86400;
+  if (secs < lo || secs >= hi) return std::nullopt;
   return secs * 1000000LL + micros;
 }
 

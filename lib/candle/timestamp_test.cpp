@@ -31,3 +31,9 @@ TEST(Timestamp, LeapDayAndPreEpochRoundTrip) {
   EXPECT_EQ(format_timestamp(*t), "2024-02-29 23:59:59.999999+00");
   EXPECT_EQ(format_timestamp(*parse_timestamp("1969-12-31T23:59:59.5Z")), "1969-12-31 23:59:59.500000+00");
 }
+
+TEST(Timestamp, RefusesAnOffsetThatLeavesYears1To9999) {
+  EXPECT_FALSE(parse_timestamp("9999-12-31T23:00:00-05:00").has_value());
+  EXPECT_FALSE(parse_timestamp("0001-01-01T00:00:00+01:00").has_value());
+  EXPECT_TRUE(parse_timestamp("9999-12-31T23:59:59Z").has_value());
+}

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -61,6 +62,7 @@ bool LineReader::next(std::string& line) {
 }
 
 struct OutputSink::Impl {
+  std::vector<char> buffer;
   bool gzip = false;
   z_stream zs{};
   EVP_MD_CTX* sha = nullptr;
@@ -91,8 +93,8 @@ OutputSink::OutputSink(const std::string& path, bool gzip, int gzip_level) : imp
   int fd = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw UsageError(fmt::format("{}: cannot create file in {}: {}", path, dir.string(), std::strerror(errno)));
   f_ = fdopen(fd, "wb");
-  static thread_local char buffer[1 << 16];
-  setvbuf(f_, buffer, _IOFBF, sizeof buffer);
+  impl_->buffer.resize(1 << 16);  // each sink its own: two open sinks must never share a stdio buffer
+  setvbuf(f_, impl_->buffer.data(), _IOFBF, impl_->buffer.size());
 }
 
 OutputSink::~OutputSink() {

@@ -84,3 +84,19 @@ TEST(LineReader, ReadsLongLinesAndCountsOffsets) {
   EXPECT_EQ(line, "last");
   EXPECT_FALSE(r.next(line));
 }
+
+TEST(OutputSink, TwoOpenSinksKeepTheirOwnBytes) {
+  auto d = temp_dir();
+  OutputSink a((d / "a.csv").string()), b((d / "b.jsonl").string());
+  for (int i = 0; i < 5000; ++i) {
+    a.write("aaaaaaaaaaaaaaaa\n");
+    b.write("bbbb\n");
+  }
+  a.commit();
+  b.commit();
+  auto sa = slurp(d / "a.csv"), sb = slurp(d / "b.jsonl");
+  EXPECT_EQ(sa.size(), 5000u * 17);
+  EXPECT_EQ(sb.size(), 5000u * 5);
+  EXPECT_EQ(sa.find('b'), std::string::npos);
+  EXPECT_EQ(sb.find('a'), std::string::npos);
+}

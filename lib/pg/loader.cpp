@@ -113,6 +113,12 @@ MergeCounts CanonicalCopyIn::finish(MergeMode mode) {
   try {
     if (into_ == Into::table) {
       counts.inserted = rows;
+    } else if (inputs_.size() == 1) {
+      try {
+        counts = merge_stage(db_, table_, mode, rows);
+      } catch (const BadDataError& e) {
+        throw BadDataError(fmt::format("{}: {}", inputs_.front().name, e.what()));
+      }
     } else {
       counts = merge_stage(db_, table_, mode, rows);
     }

@@ -44,7 +44,25 @@ std::string postgres_ddl(const TableName& t) {
       "  trades_count bigint,\n"
       "  source text NOT NULL,\n"
       "  loaded_at timestamptz NOT NULL DEFAULT now(),\n"
-      "  PRIMARY KEY (symbol_id, period_id, time_period_start)\n"
+      "  PRIMARY KEY (symbol_id, period_id, time_period_start),\n"
+      // The same rules transform applies, so a hand-made CSV cannot load what transform would reject; each
+      // constraint is named after the field it guards, which then appears in the one-line error.
+      "  CONSTRAINT period_id_known CHECK (period_id IN ('1MIN', '5MIN', '15MIN', '1HRS', '1DAY')),\n"
+      "  CONSTRAINT time_period_end_is_start_plus_period CHECK (time_period_end - time_period_start = CASE period_id\n"
+      "    WHEN '1MIN' THEN interval '1 minute' WHEN '5MIN' THEN interval '5 minutes'\n"
+      "    WHEN '15MIN' THEN interval '15 minutes' WHEN '1HRS' THEN interval '1 hour' WHEN '1DAY' THEN interval '1 day' END),\n"
+      "  CONSTRAINT time_period_start_finite CHECK (isfinite(time_period_start)),\n"
+      "  CONSTRAINT time_open_finite CHECK (isfinite(time_open)),\n"
+      "  CONSTRAINT time_close_finite CHECK (isfinite(time_close)),\n"
+      "  CONSTRAINT price_open_finite CHECK (price_open > '-Infinity' AND price_open < 'Infinity'),\n"
+      "  CONSTRAINT price_high_finite CHECK (price_high > '-Infinity' AND price_high < 'Infinity'),\n"
+      "  CONSTRAINT price_low_finite CHECK (price_low > '-Infinity' AND price_low < 'Infinity'),\n"
+      "  CONSTRAINT price_close_finite CHECK (price_close > '-Infinity' AND price_close < 'Infinity'),\n"
+      "  CONSTRAINT price_low_not_above_price_high CHECK (price_low <= price_high),\n"
+      "  CONSTRAINT price_open_within_low_high CHECK (price_open BETWEEN price_low AND price_high),\n"
+      "  CONSTRAINT price_close_within_low_high CHECK (price_close BETWEEN price_low AND price_high),\n"
+      "  CONSTRAINT volume_traded_not_negative CHECK (volume_traded >= 0 AND volume_traded < 'Infinity'),\n"
+      "  CONSTRAINT trades_count_not_negative CHECK (trades_count >= 0)\n"
       ")",
       t.qualified());
 }
@@ -63,7 +81,9 @@ void lock_for_merge(PgConnection& db, const TableName& t) {
 }
 
 void create_stage(PgConnection& db, const TableName& t) {
-  db.exec(fmt::format("CREATE TEMP TABLE stage (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP", t.qualified()),
+  // Constraints too, so a bad row fails the COPY itself, which names its line and column.
+  db.exec(fmt::format("CREATE TEMP TABLE stage (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS) ON COMMIT DROP",
+                      t.qualified()),
           "create staging table");
 }
 

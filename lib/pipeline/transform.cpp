@@ -202,6 +202,9 @@ class LineHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, LineH
       throw BadDataError(where_ + ": field \"provider\": " + e.what());
     }
     if (symbol_id.empty()) throw BadDataError(where_ + ": field \"symbol_id\": missing (it must come before \"body\")");
+    if (!valid_symbol_id(symbol_id))
+      throw BadDataError(fmt::format("{}: field \"symbol_id\": \"{}\" is not a symbol id (A-Z, 0-9, _)", where_,
+                                     log::json_escape(std::string_view(symbol_id).substr(0, 60))));
     try {
       period = period_from_id(period_id);
     } catch (const UsageError& e) {

@@ -246,7 +246,8 @@ def test_replace_mode_moves_only_the_changed_candle(cli, pg, moto, source, wareh
     where = f"WHERE symbol_id = '{key[0]}' AND time_period_start = '{key[1]}'"
     (original,) = pg.query(source.db, f"SELECT price_close::text, volume_traded::text FROM ohlcv {where}")
     try:
-        pg.query(source.db, f"UPDATE ohlcv SET price_close = 43210.99, volume_traded = 1.000000001 {where}")
+        # a corrected candle that still satisfies the table's rules (close within low..high)
+        pg.query(source.db, f"UPDATE ohlcv SET price_close = price_low, volume_traded = 1.000000001 {where}")
         export(cli, pg, source.db, out)
         ok(cli(["upload-s3", out, uri]))
         res = copy(cli, pg, moto, warehouse, uri, "--mode", "replace")
@@ -257,7 +258,7 @@ def test_replace_mode_moves_only_the_changed_candle(cli, pg, moto, source, wareh
         assert len(moved) == 1 and len(after) == len(before)
         ((b, a),) = moved
         assert (a[0], a[2]) == key
-        assert (a[9], a[10]) == ("43210.99", "1.000000001")
+        assert (a[9], a[10]) == (a[8], "1.000000001")
         assert a[:9] == b[:9] and a[11:] == b[11:]
     finally:  # the source day is shared by this module's tests
         pg.query(source.db, f"UPDATE ohlcv SET price_close = {original[0]}, volume_traded = {original[1]} {where}")
@@ -390,7 +391,7 @@ def test_redshift_plan_statements_do_the_right_thing_when_run_on_postgres(cli, p
     assert run_redshift_script_on_postgres(pg, warehouse, plan("upsert"), csv) == [str(TOTAL), "0"]
     assert pg.query(warehouse, "SELECT max(loaded_at)::text FROM ohlcv") == loaded_at
     # a drifted row (and a NULL that must compare equal to NULL) is put back by the MERGE
-    pg.query(warehouse, "UPDATE ohlcv SET price_close = 1 WHERE symbol_id = 'BITSTAMP_SPOT_BTC_USD' "
+    pg.query(warehouse, "UPDATE ohlcv SET volume_traded = volume_traded + 1 WHERE symbol_id = 'BITSTAMP_SPOT_BTC_USD' "
                         "AND time_period_start = '2024-01-01 12:00:00+00'")
     assert run_redshift_script_on_postgres(pg, warehouse, plan("upsert"), csv) == [str(TOTAL), "0"]
     assert rows(pg, warehouse) == rows(pg, source.db)

@@ -156,8 +156,6 @@ CANDLE_CASES = [
 ]
 
 LINE_CASES = [
-    Case("empty_file", "t-reject", b"", line=None, fields=("empty",)),
-    Case("blank_lines_only", "t-reject", b"\n\n\n", line=None, fields=("empty",)),
     Case("not_json", "t-reject", lambda: t_lines(GOOD_COINAPI, "this is not json"), fields=("json",)),
     Case("truncated_json", "t-reject", lambda: t_lines(GOOD_COINAPI, GOOD_COINAPI[: len(GOOD_COINAPI) // 2]),
          fields=("json",)),
@@ -361,3 +359,15 @@ def pytest_generate_tests(metafunc):
 def test_the_table_has_at_least_50_cases():
     assert len(CASES) >= 50
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n\n"], ids=["empty_file", "blank_lines_only"])
+def test_transform_of_no_pages_is_a_header_only_csv(cli, tmp_path, data):
+    """By design, not bad input: extract that fetched nothing (or failed before its first page) writes nothing, and
+    in `extract | transform | load-postgres` under `set -o pipefail` the pipeline's status must stay extract's own
+    (5 is retried, 3 is not), so transform and load-postgres succeed on it instead of adding an exit 3."""
+    src, out = tmp_path / "raw.jsonl", tmp_path / "out.csv"
+    src.write_bytes(data)
+    res = cli(["transform", "-i", src, "-o", out])
+    assert res.returncode == 0, res.stderr
+    assert out.read_text() == HEADER + "\n"
