@@ -16,12 +16,13 @@
 namespace cryptopipe {
 namespace {
 
-/// PostgreSQL's own timestamptz text trims trailing zeros of the fraction ("…:00.5+00"); the canonical CSV has
-/// either no fraction or exactly six digits, so the text is built here.
+/// PostgreSQL's own timestamptz text (ISO, UTC: the session is set so) is canonical for whole seconds, which
+/// most are, and cheap; it trims trailing zeros of a fraction ("…:00.5+00"), so only those are rebuilt with six
+/// digits. to_char on every value would cost the server more than the whole COPY.
 std::string canonical_time(const std::string& column) {
   return fmt::format(
-      "to_char(t.{0} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || CASE WHEN date_trunc('second', t.{0}) = t.{0} "
-      "THEN '' ELSE to_char(t.{0} AT TIME ZONE 'UTC', '.US') END || '+00'",
+      "CASE WHEN date_trunc('second', t.{0}) = t.{0} THEN t.{0}::text "
+      "ELSE left(t.{0}::text, 19) || to_char(t.{0} AT TIME ZONE 'UTC', '.US') || '+00' END",
       column);
 }
 

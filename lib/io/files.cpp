@@ -9,7 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -66,11 +71,85 @@ struct OutputSink::Impl {
   bool gzip = false;
   z_stream zs{};
   EVP_MD_CTX* sha = nullptr;
+  // Compression runs on its own thread so deflate overlaps with producing the data (a COPY from PostgreSQL),
+  // as `psql | gzip` would; blocks of ~1 MiB travel through a short bounded queue.
+  std::string pending;
+  std::thread worker;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::string> queue;
+  bool finishing = false;
+  std::exception_ptr error;
   ~Impl() {
+    stop();
     if (gzip) deflateEnd(&zs);
     if (sha) EVP_MD_CTX_free(sha);
   }
+  void stop() {
+    if (!worker.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      finishing = true;
+    }
+    cv.notify_all();
+    worker.join();
+  }
+  void rethrow() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (error) std::rethrow_exception(error);
+  }
 };
+
+void OutputSink::compress(std::string_view data, int flush) {
+  char out[65536];
+  impl_->zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  impl_->zs.avail_in = static_cast<uInt>(data.size());
+  int rc;
+  do {
+    impl_->zs.next_out = reinterpret_cast<Bytef*>(out);
+    impl_->zs.avail_out = sizeof out;
+    rc = deflate(&impl_->zs, flush);
+    raw_write(out, sizeof out - impl_->zs.avail_out);
+  } while (flush == Z_FINISH ? rc != Z_STREAM_END : (impl_->zs.avail_in > 0 || impl_->zs.avail_out == 0));
+}
+
+void OutputSink::compressor_loop() {
+  try {
+    for (;;) {
+      std::string block;
+      {
+        std::unique_lock<std::mutex> lock(impl_->mutex);
+        impl_->cv.wait(lock, [&] { return !impl_->queue.empty() || impl_->finishing; });
+        if (impl_->queue.empty()) break;
+        block = std::move(impl_->queue.front());
+        impl_->queue.pop_front();
+      }
+      impl_->cv.notify_all();
+      compress(block, Z_NO_FLUSH);
+    }
+    compress({}, Z_FINISH);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->error = std::current_exception();
+    impl_->queue.clear();
+  }
+  impl_->cv.notify_all();
+}
+
+void OutputSink::submit_pending() {
+  if (impl_->pending.empty()) {
+    impl_->rethrow();
+    return;
+  }
+  {
+    std::unique_lock<std::mutex> lock(impl_->mutex);
+    impl_->cv.wait(lock, [&] { return impl_->queue.size() < 4 || impl_->error; });
+    if (impl_->error) std::rethrow_exception(impl_->error);
+    impl_->queue.push_back(std::move(impl_->pending));
+  }
+  impl_->pending.clear();
+  impl_->cv.notify_all();
+}
 
 OutputSink::OutputSink(const std::string& path, bool gzip, int gzip_level) : impl_(std::make_unique<Impl>()), path_(path) {
   impl_->sha = EVP_MD_CTX_new();
@@ -84,6 +163,7 @@ OutputSink::OutputSink(const std::string& path, bool gzip, int gzip_level) : imp
   if (path == "-") {
     to_stdout_ = true;
     f_ = stdout;
+    if (gzip) impl_->worker = std::thread([this] { compressor_loop(); });
     return;
   }
   std::filesystem::path p(path);
@@ -95,9 +175,11 @@ OutputSink::OutputSink(const std::string& path, bool gzip, int gzip_level) : imp
   f_ = fdopen(fd, "wb");
   impl_->buffer.resize(1 << 16);  // each sink its own: two open sinks must never share a stdio buffer
   setvbuf(f_, impl_->buffer.data(), _IOFBF, impl_->buffer.size());
+  if (gzip) impl_->worker = std::thread([this] { compressor_loop(); });
 }
 
 OutputSink::~OutputSink() {
+  impl_->stop();  // before closing the file the worker writes to
   if (!to_stdout_ && !committed_) {
     if (f_) std::fclose(f_);
     ::unlink(tmp_path_.c_str());
@@ -118,27 +200,15 @@ void OutputSink::write(std::string_view data) {
     raw_write(data.data(), data.size());
     return;
   }
-  char out[65536];
-  impl_->zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  impl_->zs.avail_in = static_cast<uInt>(data.size());
-  do {
-    impl_->zs.next_out = reinterpret_cast<Bytef*>(out);
-    impl_->zs.avail_out = sizeof out;
-    deflate(&impl_->zs, Z_NO_FLUSH);
-    raw_write(out, sizeof out - impl_->zs.avail_out);
-  } while (impl_->zs.avail_in > 0 || impl_->zs.avail_out == 0);
+  impl_->pending.append(data);
+  if (impl_->pending.size() >= (1u << 20)) submit_pending();
 }
 
 void OutputSink::commit() {
   if (impl_->gzip) {
-    char out[65536];
-    int rc;
-    do {
-      impl_->zs.next_out = reinterpret_cast<Bytef*>(out);
-      impl_->zs.avail_out = sizeof out;
-      rc = deflate(&impl_->zs, Z_FINISH);
-      raw_write(out, sizeof out - impl_->zs.avail_out);
-    } while (rc != Z_STREAM_END);
+    submit_pending();
+    impl_->stop();  // the worker drains the queue and finishes the gzip stream
+    impl_->rethrow();
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;

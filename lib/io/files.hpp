@@ -58,6 +58,9 @@ class OutputSink {
 
  private:
   void raw_write(const char* data, std::size_t n);
+  void compress(std::string_view data, int flush);
+  void compressor_loop();
+  void submit_pending();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string path_, tmp_path_;

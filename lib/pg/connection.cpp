@@ -60,8 +60,8 @@ PgConnection::PgConnection(const std::string& conninfo) {
   // Server notices ("relation already exists, skipping") are routine here: debug detail, not stderr noise.
   PQsetNoticeProcessor(
       conn_, [](void*, const char* message) { log::debug("postgres notice: {}", one_line(message)); }, nullptr);
-  // Timestamps must come back in UTC whatever the server or role default is.
-  PQclear(PQexec(conn_, "SET TIME ZONE 'UTC'"));
+  // Timestamps must come back in UTC and ISO form whatever the server or role default is.
+  PQclear(PQexec(conn_, "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'"));
 }
 
 PgConnection::~PgConnection() {
