@@ -56,6 +56,7 @@ std::optional<UnixMicros> parse_timestamp(std::string_view s) {
   std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   if (s.size() == 10) return days * 86400LL * 1000000LL;
   if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return std::nullopt;
+  if (s.size() < 19) return std::nullopt;  // HH:MM:SS must be all there before single characters are checked
   int h, mi, se;
   if (!digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, se))
     return std::nullopt;

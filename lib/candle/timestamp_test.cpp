@@ -37,3 +37,11 @@ TEST(Timestamp, RefusesAnOffsetThatLeavesYears1To9999) {
   EXPECT_FALSE(parse_timestamp("0001-01-01T00:00:00+01:00").has_value());
   EXPECT_TRUE(parse_timestamp("9999-12-31T23:59:59Z").has_value());
 }
+
+TEST(Timestamp, RefusesATruncatedTimeWithoutReadingPastTheEnd) {
+  std::string text = "2024-01-01T02:00:00Z";
+  for (std::size_t n = 11; n < 19; ++n) {
+    std::string cut = text.substr(0, n);  // its own allocation: ASan flags any read past it
+    EXPECT_FALSE(parse_timestamp(std::string_view(cut.data(), cut.size())).has_value()) << cut;
+  }
+}

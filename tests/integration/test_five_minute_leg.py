@@ -272,7 +272,8 @@ def test_coinapi_wrong_key_is_refused_with_the_status(cli, replay_clean):
 @pytest.mark.parametrize("retry_after", ["1", "http-date"])
 def test_429_with_retry_after_then_ok(cryptopipe_bin, pg, db, env, replay_clean, retry_after):
     if retry_after == "http-date":
-        retry_after = email.utils.formatdate(time.time() + 2, usegmt=True)
+        # whole seconds, counted from now, while the (possibly sanitizer-slowed) pipeline is still starting
+        retry_after = email.utils.formatdate(time.time() + 3, usegmt=True)
     replay_clean.set_faults([{"kind": "status", "status": 429, "retry_after": retry_after}], path_prefix="/api/v2")
     symbol = "BITSTAMP_SPOT_BTC_USD"
     t0 = time.monotonic()
