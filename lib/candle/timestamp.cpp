@@ -51,8 +51,8 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
 std::optional<UnixMicros> parse_timestamp(std::string_view s) {
   int y, mo, d;
   if (s.size() < 10 || !digits(s, 0, 4, y) || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || !valid_date(y, mo, d))
-    return std::nullopt;
+      !digits(s, 8, 2, d) || y < 1 || !valid_date(y, mo, d))
+    return std::nullopt;  // year 0000 has no canonical text either
   std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   if (s.size() == 10) return days * 86400LL * 1000000LL;
   if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return std::nullopt;
