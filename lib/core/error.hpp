@@ -38,7 +38,4 @@ struct TransientError : Error {
   explicit TransientError(const std::string& m) : Error(ExitCode::transient, m) {}
 };
 
-/// Returns a copy of `e` (same type and code) whose message is "<context>: <original message>".
-[[noreturn]] void rethrow_with_context(const Error& e, const std::string& context);
-
 }  // namespace cryptopipe
